@@ -1,0 +1,456 @@
+// daemon.cpp - see daemon.h.
+#include "policer/daemon.h"
+
+#include "enrich/kernel_strings.h"
+#include "policer/system_setup.h"
+#include "policer/version.h"
+
+#include <bpf/libbpf.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+
+namespace policer::daemon {
+namespace {
+
+constexpr uint64_t kMs = 1000000ull;
+constexpr uint64_t kSec = 1000000000ull;
+constexpr int kTickMs = 50;
+
+const char *event_type_name(uint32_t t) {
+    switch (t) {
+    case PL_EV_EXEC:
+        return "exec";
+    case PL_EV_FORK:
+        return "fork";
+    case PL_EV_EXIT:
+        return "exit";
+    case PL_EV_FLOW_NEW:
+        return "flow_new";
+    case PL_EV_FLOW_END:
+        return "flow_end";
+    case PL_EV_FLOW_ACCEPT:
+        return "flow_accept";
+    case PL_EV_SOCK_CLOSE:
+        return "sock_close";
+    case PL_EV_CGROUP_MKDIR:
+        return "cgroup_mkdir";
+    case PL_EV_CGROUP_RMDIR:
+        return "cgroup_rmdir";
+    default:
+        return nullptr;
+    }
+}
+
+std::string host_name() {
+    char buf[256] = {};
+    if (gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
+    return buf;
+}
+
+} // namespace
+
+Daemon::Daemon(const Options &opts, std::unique_ptr<probes::ProbeSet> probes,
+               enrich::CgroupPaths cgroups)
+    : opts_(opts), probes_(std::move(probes)), proc_("/proc"),
+      procs_(opts.max_processes, opts.max_processes, proc_.tick_ns()),
+      names_(4096, std::chrono::seconds(60)), cgroups_(std::move(cgroups)),
+      enricher_(procs_, names_, cgroups_, proc_), flows_(opts.max_flows) {
+    ecs_.host_name = host_name();
+    ecs_.clock = &clock_;
+}
+
+Daemon::~Daemon() {
+    if (ring_) ring_buffer__free(ring_);
+}
+
+Result<std::unique_ptr<Daemon>> Daemon::start(const Options &opts) {
+    if (auto st = check_privileges(); !st) return st.error();
+    if (auto st = check_btf(opts.btf); !st) return st.error();
+
+    auto mounts_text = enrich::read_file_bounded("/proc/mounts", 1 << 20);
+    if (!mounts_text) return Error::from_errno("cannot read /proc/mounts");
+    auto mounts = parse_mounts(*mounts_text);
+    if (auto st = ensure_mounted(mounts, "bpf", opts.bpffs); !st) return st.error();
+    if (auto st = ensure_mounted(mounts, "tracefs", opts.tracefs); !st) return st.error();
+
+    auto cg2 = find_mount(mounts, "cgroup2");
+    if (!cg2)
+        return Error{"no cgroup v2 hierarchy is mounted (policer attaches its socket hooks "
+                     "there); mount one with: mount -t cgroup2 none /sys/fs/cgroup"};
+    std::string cgroup_root = opts.cgroup_root.empty() ? *cg2 : opts.cgroup_root;
+    auto cgroups = enrich::CgroupPaths::open(*cg2, 16384);
+    if (!cgroups) return cgroups.error();
+
+    probes::ProbeOptions popts;
+    popts.cgroup_root = cgroup_root;
+    popts.btf_path = opts.btf == Options{}.btf ? "" : opts.btf;
+    popts.ringbuf_bytes = opts.ringbuf_bytes;
+    popts.max_udp_flows = opts.max_flows;
+    popts.max_pending_accepts = std::max<uint32_t>(1024, opts.max_flows / 4);
+    auto probes = probes::ProbeSet::load(popts);
+    if (!probes) return probes.error();
+    if (auto st = (*probes)->attach(); !st) return st.error();
+
+    std::unique_ptr<Daemon> d(new Daemon(opts, std::move(*probes), std::move(*cgroups)));
+    if (auto st = d->setup_loop(); !st) return st.error();
+    // After attaching: a process that execs meanwhile is in the ring buffer, read next.
+    d->seed_processes();
+    return d;
+}
+
+Status Daemon::setup_loop() {
+    ring_ = ring_buffer__new(probes_->events_fd(), &Daemon::on_record, this, nullptr);
+    if (!ring_) return Error::from_errno("cannot open the events ring buffer");
+
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGTERM);
+    if (sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) return Error::from_errno("sigprocmask");
+    signal_fd_.reset(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!signal_fd_) return Error::from_errno("signalfd");
+    ::signal(SIGPIPE, SIG_IGN);
+
+    epoll_fd_.reset(epoll_create1(EPOLL_CLOEXEC));
+    if (!epoll_fd_) return Error::from_errno("epoll_create1");
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = ring_buffer__epoll_fd(ring_);
+    if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
+        return Error::from_errno("epoll_ctl (ring buffer)");
+    ev.data.fd = signal_fd_.get();
+    if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
+        return Error::from_errno("epoll_ctl (signals)");
+    return Ok{};
+}
+
+void Daemon::seed_processes() {
+    size_t n = 0;
+    for (uint32_t pid : proc_.list_pids()) {
+        if (auto snap = proc_.read(pid)) {
+            procs_.upsert(enrich::process_from_snapshot(*snap));
+            ++n;
+        }
+    }
+    spdlog::info("seeded {} processes from /proc", n);
+}
+
+int Daemon::run() {
+    Json start = agent_event("agent-start", "state", ecs_);
+    start["agent"] = {{"type", "policerd"}, {"version", kVersion}};
+    Json hooks = Json::array();
+    for (const auto &h : probes_->hooks())
+        hooks.push_back({{"program", h.program}, {"hook", h.section}, {"target", h.target}});
+    start["policer"] = {{"hooks", hooks}};
+    publish("agent", start);
+    flush();
+    spdlog::info("policerd {} ready: {} probes attached, cgroup hooks at {}", kVersion,
+                 probes_->hooks().size(),
+                 opts_.cgroup_root.empty() ? cgroups_.mount() : opts_.cgroup_root);
+
+    last_stats_ns_ = last_sweep_ns_ = last_clock_refresh_ns_ = clock_.now_boot_ns();
+    bool stop = false;
+    while (!stop) {
+        epoll_event evs[4];
+        int n = epoll_wait(epoll_fd_.get(), evs, 4, kTickMs);
+        if (n < 0 && errno != EINTR) {
+            spdlog::error("epoll_wait: {}", std::strerror(errno));
+            return 1;
+        }
+        for (int i = 0; i < n; ++i) {
+            if (evs[i].data.fd == signal_fd_.get()) {
+                signalfd_siginfo si{};
+                if (read(signal_fd_.get(), &si, sizeof(si)) == sizeof(si)) {
+                    spdlog::info("received {}, stopping",
+                                 strsignal(static_cast<int>(si.ssi_signo)));
+                    stop = true;
+                }
+            }
+        }
+        // Drain whatever is there, on every wake-up.
+        if (int err = ring_buffer__consume(ring_); err < 0)
+            spdlog::error("ring buffer: {}", std::strerror(-err));
+        tick();
+        flush();
+    }
+
+    // Everything the kernel wrote before the probes go is still reported.
+    ring_buffer__consume(ring_);
+    publish("agent", stats_event("agent-stats"));
+    publish("agent", agent_event("agent-stop", "state", ecs_));
+    flush();
+    return 0;
+}
+
+int Daemon::on_record(void *ctx, void *data, size_t len) {
+    auto *self = static_cast<Daemon *>(ctx);
+    ++self->counters_.events;
+    auto ev = decode_event(data, len);
+    if (!ev) {
+        if (self->counters_.invalid_events++ < 10)
+            spdlog::warn("invalid event from the probes: {}", ev.error().message);
+        return 0;
+    }
+    std::visit([self](const auto &e) { self->handle(e); }, *ev);
+    return 0;
+}
+
+void Daemon::handle(const pl_exec_event &e) {
+    enrich::ProcessInfo p;
+    p.tgid = e.ident.tgid;
+    p.ppid = e.ident.ppid;
+    p.start_ns = e.ident.start_ns;
+    p.uid = e.ident.uid;
+    p.gid = e.ident.gid;
+    p.euid = e.ident.euid;
+    p.comm = enrich::bounded_cstr(e.ident.comm, sizeof(e.ident.comm));
+    p.exe = enrich::exe_from_components(std::string_view(e.exe, e.exe_len),
+                                        e.flags & PL_EXEC_EXE_TRUNCATED);
+    p.args = enrich::split_args(std::string_view(e.args, e.args_len));
+    procs_.upsert(std::move(p));
+}
+
+void Daemon::handle(const pl_fork_event &e) {
+    procs_.on_fork(e.ident.tgid, e.ident.ppid, e.ident.start_ns, e.ident.uid, e.ident.gid,
+                   e.ident.euid, enrich::bounded_cstr(e.ident.comm, sizeof(e.ident.comm)));
+}
+
+void Daemon::handle(const pl_exit_event &e) {
+    procs_.on_exit(e.tgid, e.start_ns);
+}
+
+void Daemon::handle(const pl_cgroup_event &e) {
+    std::string path(e.path, std::min<size_t>(e.path_len, sizeof(e.path)));
+    if (e.hdr.type == PL_EV_CGROUP_MKDIR)
+        cgroups_.on_mkdir(e.cgroup_id, std::move(path));
+    else
+        cgroups_.on_rmdir(e.cgroup_id, std::move(path));
+}
+
+void Daemon::handle(const pl_flow_event &e) {
+    switch (e.hdr.type) {
+    case PL_EV_FLOW_NEW:
+        flow_new(e);
+        break;
+    case PL_EV_FLOW_ACCEPT:
+        flow_accept(e);
+        break;
+    case PL_EV_FLOW_END:
+        flow_end(e);
+        break;
+    }
+}
+
+void Daemon::flow_new(const pl_flow_event &e) {
+    FlowRecord rec;
+    rec.tuple = e.tuple;
+    rec.start_ns = e.hdr.ts_ns;
+    rec.flags = e.flags;
+    rec.who = enricher_.resolve(e.ident);
+    const bool tcp = e.tuple.proto == 6;
+    if (tcp) {
+        rec.key = FlowKey::tcp(e.cookie);
+    } else {
+        pl_udp_key k{};
+        k.cookie = e.cookie;
+        k.family = e.tuple.family;
+        const bool egress = e.tuple.direction == PL_DIR_EGRESS;
+        k.rport = egress ? e.tuple.dport : e.tuple.sport;
+        std::memcpy(k.raddr, egress ? e.tuple.daddr : e.tuple.saddr, sizeof(k.raddr));
+        rec.key = FlowKey::udp(k);
+    }
+
+    // An inbound TCP flow is reported once we know who accept()s it (or after accept-wait).
+    const bool wait = tcp && e.tuple.direction == PL_DIR_INGRESS && opts_.accept_wait_ms > 0;
+    FlowKey key = rec.key;
+    if (!wait) report_start(rec);
+    if (auto victim = flows_.add(std::move(rec))) evicted(std::move(*victim), e.hdr.ts_ns);
+    if (wait) flows_.wait_for_accept(key, e.hdr.ts_ns + opts_.accept_wait_ms * kMs);
+}
+
+void Daemon::flow_accept(const pl_flow_event &e) {
+    FlowRecord *rec = flows_.find(FlowKey::tcp(e.cookie));
+    if (!rec) {
+        ++counters_.accepts_without_flow;
+        return;
+    }
+    rec->who = enricher_.resolve(e.ident);
+    if (!rec->start_reported) report_start(*rec);
+}
+
+void Daemon::flow_end(const pl_flow_event &e) {
+    auto rec = flows_.remove(FlowKey::tcp(e.cookie));
+    if (!rec) {
+        // Its start was lost (ring buffer full) or evicted: report the end on its own, with
+        // the identity the kernel kept on the socket.
+        ++counters_.flow_ends_without_start;
+        rec.emplace();
+        rec->key = FlowKey::tcp(e.cookie);
+        rec->tuple = e.tuple;
+        rec->who = enricher_.resolve(e.ident);
+        rec->start_reported = true;
+    } else if (!rec->start_reported) {
+        report_start(*rec);
+    }
+    rec->end_ns = e.hdr.ts_ns;
+    rec->counters = e.counters;
+    rec->flags |= e.flags;
+    rec->end_reason = EndReason::Closed;
+    report_end(*rec);
+}
+
+void Daemon::handle(const pl_sock_close_event &e) {
+    for (const FlowKey &key : flows_.udp_flows_of(e.cookie))
+        end_udp_flow(key, EndReason::Closed, e.hdr.ts_ns, probes_->take_udp_flow(key.k));
+}
+
+void Daemon::end_udp_flow(const FlowKey &key, EndReason reason, uint64_t now_ns,
+                          std::optional<pl_udp_value> kv) {
+    auto rec = flows_.remove(key);
+    if (!rec) {
+        if (!kv) return;
+        // In the kernel but not here: its start event was lost.
+        ++counters_.flow_ends_without_start;
+        rec.emplace();
+        rec->key = key;
+        rec->tuple = kv->tuple;
+        rec->who.quality = enrich::IdentityQuality::Partial;
+        rec->who.raw.gid = static_cast<uint32_t>(-1);
+        rec->start_ns = kv->first_ns;
+        rec->start_reported = true;
+    }
+    if (kv) rec->counters = kv->counters;
+    rec->end_ns = reason == EndReason::Idle && kv ? kv->last_ns : now_ns;
+    rec->end_reason = reason;
+    rec->flags |= reason == EndReason::Idle ? PL_FLOW_IDLE : PL_FLOW_CLOSED;
+    report_end(*rec);
+}
+
+void Daemon::evicted(FlowRecord rec, uint64_t now_ns) {
+    if (rec.key.is_udp()) {
+        // Close it out here, or its kernel counters would linger until the idle sweep.
+        auto kv = probes_->take_udp_flow(rec.key.k);
+        if (!rec.start_reported) report_start(rec);
+        if (kv) rec.counters = kv->counters;
+        rec.end_ns = now_ns;
+        rec.end_reason = EndReason::Evicted;
+        report_end(rec);
+    } else if (!rec.start_reported) {
+        // TCP: its end still comes from the kernel, with the socket's identity.
+        report_start(rec);
+    }
+}
+
+void Daemon::report_start(FlowRecord &rec) {
+    rec.start_reported = true;
+    ++counters_.flows_started;
+    publish("flow.start", flow_event(rec, FlowPhase::Start, ecs_));
+}
+
+void Daemon::report_end(FlowRecord &rec) {
+    ++counters_.flows_ended;
+    publish("flow.end", flow_event(rec, FlowPhase::End, ecs_));
+}
+
+void Daemon::tick() {
+    uint64_t now = clock_.now_boot_ns();
+
+    for (const FlowKey &key : flows_.accept_deadlines_due(now)) {
+        FlowRecord *rec = flows_.find(key);
+        if (rec && !rec->start_reported) report_start(*rec); // accepted by no one we saw
+    }
+
+    uint64_t sweep_every = std::min<uint64_t>(5 * kSec, opts_.udp_idle_timeout_s * kSec / 2);
+    if (now - last_sweep_ns_ >= std::max<uint64_t>(sweep_every, kSec / 2)) {
+        last_sweep_ns_ = now;
+        sweep_udp(now);
+    }
+
+    if (now - last_clock_refresh_ns_ >= 60 * kSec) {
+        last_clock_refresh_ns_ = now;
+        clock_.refresh();
+    }
+
+    if (opts_.stats_interval_s && now - last_stats_ns_ >= opts_.stats_interval_s * kSec) {
+        last_stats_ns_ = now;
+        publish("agent", stats_event("agent-stats"));
+    }
+
+    // Losses are never silent: warn as soon as the kernel reports new ones.
+    if (auto c = probes_->counters()) {
+        uint64_t drops = c->ringbuf_drops_total();
+        if (drops > reported_drops_) {
+            spdlog::warn("ring buffer full: {} events lost ({} in total); raise --ringbuf-size",
+                         drops - reported_drops_, drops);
+            reported_drops_ = drops;
+        }
+    }
+}
+
+void Daemon::sweep_udp(uint64_t now) {
+    auto all = probes_->udp_flows();
+    if (!all) {
+        spdlog::warn("UDP idle sweep: {}", all.error().message);
+        return;
+    }
+    const uint64_t idle = opts_.udp_idle_timeout_s * kSec;
+    for (const auto &[key, value] : *all) {
+        if (value.last_ns + idle > now) continue;
+        // Taken atomically: a datagram that raced in after the snapshot is counted in this
+        // flow, and the next one starts a new flow.
+        end_udp_flow(FlowKey::udp(key), EndReason::Idle, now, probes_->take_udp_flow(key));
+    }
+}
+
+Json Daemon::stats_event(const char *action) {
+    Json doc = agent_event(action, "metric", ecs_);
+    Json pol;
+    Json ring;
+    ring["size_bytes"] = probes_->ringbuf_bytes();
+    if (auto c = probes_->counters()) {
+        ring["dropped"] = c->ringbuf_drops_total();
+        Json by_type = Json::object();
+        for (uint32_t t = 1; t < PL_EV_TYPE_MAX; ++t)
+            if (const char *name = event_type_name(t)) by_type[name] = c->ringbuf_drops(t);
+        ring["dropped_by_event"] = by_type;
+        pol["kernel"] = {{"udp_parse_failures", c->value[PL_CNT_UDP_PARSE_FAIL]},
+                         {"udp_flow_insert_failures", c->value[PL_CNT_UDP_FLOW_INSERT_FAIL]},
+                         {"sockets_without_identity", c->value[PL_CNT_NO_SOCK_STATE]},
+                         {"exe_paths_truncated", c->value[PL_CNT_EXE_TRUNCATED]},
+                         {"accepts_not_tracked", c->value[PL_CNT_ACCEPT_MISS]}};
+    }
+    pol["ringbuf"] = ring;
+    pol["events"] = {{"received", counters_.events}, {"invalid", counters_.invalid_events}};
+    pol["flows"] = {{"active", flows_.size()},
+                    {"capacity", flows_.capacity()},
+                    {"started", counters_.flows_started},
+                    {"ended", counters_.flows_ended},
+                    {"evicted", flows_.evictions()},
+                    {"ends_without_start", counters_.flow_ends_without_start},
+                    {"accepts_without_flow", counters_.accepts_without_flow}};
+    auto ps = procs_.stats();
+    pol["processes"] = {{"live", ps.live},
+                        {"exited_remembered", ps.exited},
+                        {"evicted", ps.live_evictions + ps.exited_evictions}};
+    doc["policer"] = pol;
+    return doc;
+}
+
+void Daemon::publish(std::string_view topic, const Json &doc) {
+    for (auto &s : sinks_)
+        s->publish(topic, doc);
+}
+
+void Daemon::flush() {
+    for (auto &s : sinks_)
+        s->flush();
+}
+
+} // namespace policer::daemon

@@ -1,0 +1,100 @@
+// daemon.h - policerd's core: owns the probes, reads their ring buffer, keeps the process,
+// cgroup and flow tables, and reports flows to the event sinks. One thread, one epoll loop.
+#pragma once
+
+#include "enrich/cgroup_paths.h"
+#include "enrich/identity.h"
+#include "enrich/proc_reader.h"
+#include "enrich/process_table.h"
+#include "enrich/user_names.h"
+#include "policer/boot_clock.h"
+#include "policer/ecs.h"
+#include "policer/event_decoder.h"
+#include "policer/event_sink.h"
+#include "policer/flow_table.h"
+#include "policer/options.h"
+#include "probes/probe_set.h"
+
+#include <memory>
+#include <vector>
+
+struct ring_buffer;
+
+namespace policer::daemon {
+
+// What policerd itself counts (the kernel's counters come from ProbeSet::counters()).
+struct DaemonCounters {
+    uint64_t events = 0;
+    uint64_t invalid_events = 0;
+    uint64_t flows_started = 0;
+    uint64_t flows_ended = 0;
+    uint64_t flow_ends_without_start = 0; // the start was lost or evicted: reported anyway
+    uint64_t accepts_without_flow = 0;
+};
+
+class Daemon {
+public:
+    // Checks privileges and kernel support, mounts what is missing, loads and attaches the
+    // probes and seeds the process table from /proc. Errors say what to fix.
+    static Result<std::unique_ptr<Daemon>> start(const Options &opts);
+    ~Daemon();
+
+    // Runs until SIGINT or SIGTERM; returns the process exit code.
+    int run();
+
+    void add_sink(std::unique_ptr<EventSink> sink) { sinks_.push_back(std::move(sink)); }
+
+private:
+    Daemon(const Options &opts, std::unique_ptr<probes::ProbeSet> probes,
+           enrich::CgroupPaths cgroups);
+
+    Status setup_loop();
+    void seed_processes();
+
+    static int on_record(void *ctx, void *data, size_t len);
+    void handle(const pl_exec_event &e);
+    void handle(const pl_fork_event &e);
+    void handle(const pl_exit_event &e);
+    void handle(const pl_flow_event &e);
+    void handle(const pl_sock_close_event &e);
+    void handle(const pl_cgroup_event &e);
+
+    void flow_new(const pl_flow_event &e);
+    void flow_accept(const pl_flow_event &e);
+    void flow_end(const pl_flow_event &e);
+    void end_udp_flow(const FlowKey &key, EndReason reason, uint64_t now_ns,
+                      std::optional<pl_udp_value> kernel_value);
+    void evicted(FlowRecord rec, uint64_t now_ns);
+    void report_start(FlowRecord &rec);
+    void report_end(FlowRecord &rec);
+
+    void tick();
+    void sweep_udp(uint64_t now_ns);
+    Json stats_event(const char *action);
+    void publish(std::string_view topic, const Json &doc);
+    void flush();
+
+    Options opts_;
+    std::unique_ptr<probes::ProbeSet> probes_;
+    enrich::ProcReader proc_;
+    enrich::ProcessTable procs_;
+    enrich::UserNames names_;
+    enrich::CgroupPaths cgroups_;
+    enrich::Enricher enricher_;
+    FlowTable flows_;
+    BootClock clock_;
+    EcsContext ecs_;
+    std::vector<std::unique_ptr<EventSink>> sinks_;
+
+    ring_buffer *ring_ = nullptr;
+    UniqueFd epoll_fd_;
+    UniqueFd signal_fd_;
+
+    DaemonCounters counters_;
+    uint64_t last_sweep_ns_ = 0;
+    uint64_t last_stats_ns_ = 0;
+    uint64_t last_clock_refresh_ns_ = 0;
+    uint64_t reported_drops_ = 0;
+};
+
+} // namespace policer::daemon

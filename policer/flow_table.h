@@ -1,0 +1,79 @@
+// flow_table.h - the flows policerd is following, with the identity resolved when each began,
+// so that the end of a flow is reported with the same identity as its start even if the
+// process, the user or the container is gone by then. Bounded: when full, the least recently
+// touched flow is handed back to the caller to be closed out, never silently dropped.
+#pragma once
+
+#include "enrich/identity.h"
+#include "enrich/lru_cache.h"
+#include "probes/probe_abi.h"
+
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+namespace policer::daemon {
+
+// TCP flows are their socket (cookie); UDP flows are (socket, remote endpoint).
+struct FlowKey {
+    pl_udp_key k{};
+
+    static FlowKey tcp(uint64_t cookie);
+    static FlowKey udp(const pl_udp_key &key) { return FlowKey{key}; }
+    bool is_udp() const { return k.family != 0; }
+    bool operator==(const FlowKey &o) const { return std::memcmp(&k, &o.k, sizeof(k)) == 0; }
+};
+
+struct FlowKeyHash {
+    size_t operator()(const FlowKey &f) const;
+};
+
+enum class EndReason { Closed, Idle, Evicted };
+
+struct FlowRecord {
+    FlowKey key;
+    pl_tuple tuple{};
+    enrich::Identity who;
+    uint64_t start_ns = 0; // CLOCK_BOOTTIME
+    uint64_t end_ns = 0;
+    pl_flow_counters counters{};
+    uint32_t flags = 0; // PL_FLOW_*
+    EndReason end_reason = EndReason::Closed;
+    bool start_reported = false;
+};
+
+class FlowTable {
+public:
+    explicit FlowTable(size_t capacity) : flows_(capacity) {}
+
+    // Adds a flow. If the table was full, the least recently touched flow is removed and
+    // returned so that it can be reported as ended.
+    std::optional<FlowRecord> add(FlowRecord rec);
+    FlowRecord *find(const FlowKey &key) { return flows_.get(key); }
+    std::optional<FlowRecord> remove(const FlowKey &key);
+
+    // UDP flows of one socket (for its close).
+    std::vector<FlowKey> udp_flows_of(uint64_t cookie) const;
+
+    // Inbound TCP flows wait for their acceptor until a deadline.
+    void wait_for_accept(const FlowKey &key, uint64_t deadline_ns);
+    // Keys whose deadline has passed (they may have been accepted or removed since).
+    std::vector<FlowKey> accept_deadlines_due(uint64_t now_ns);
+
+    size_t size() const { return flows_.size(); }
+    size_t capacity() const { return flows_.capacity(); }
+    uint64_t evictions() const { return evictions_; }
+
+private:
+    void unindex(const FlowRecord &rec);
+
+    enrich::LruCache<FlowKey, FlowRecord, FlowKeyHash> flows_;
+    std::unordered_map<uint64_t, std::vector<FlowKey>> udp_by_cookie_;
+    std::deque<std::pair<uint64_t, FlowKey>> accept_queue_; // deadlines are monotonic
+    uint64_t evictions_ = 0;
+};
+
+} // namespace policer::daemon

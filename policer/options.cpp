@@ -1,0 +1,154 @@
+// options.cpp - see options.h.
+#include "policer/options.h"
+
+#include "policer/version.h"
+
+#include <cxxopts.hpp>
+
+#include <cctype>
+#include <limits>
+
+namespace policer::daemon {
+namespace {
+
+constexpr const char *kEpilog = R"(
+What it does:
+  policerd loads policer's eBPF probes (cgroup socket hooks, sock_ops, process and cgroup
+  tracepoints) and attributes every TCP and UDP flow on the host, IPv4 and IPv6, outbound and
+  inbound, to a user, group, process (pid, executable, command line, parent), cgroup and
+  container. It must run as root (or with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN); it mounts
+  bpffs and tracefs where they are missing.
+
+Examples:
+  policerd --events-stdout                       print every flow start and end as JSON
+  policerd --events-stdout | jq -c 'select(.user.name=="www-data")'
+  policerd --events-stdout --stats-interval 10   also report drops and table fill every 10 s
+
+Output (--events-stdout): one JSON object per line, Elastic Common Schema field names:
+  event.action      flow-start | flow-end | agent-start | agent-stats | agent-stop
+  source.* destination.* network.* process.* user.* group.* container.* cgroup.*
+  On flow-end: source.bytes/packets, destination.bytes/packets, network.bytes/packets
+  (bytes are L4 payload bytes; packets are TCP segments or UDP datagrams).
+
+Signals: SIGINT and SIGTERM stop policerd cleanly (probes detached, final agent-stats printed).
+)";
+
+template <typename T>
+Result<T> narrow(uint64_t v, const std::string &name) {
+    if (v > std::numeric_limits<T>::max())
+        return Error{"--" + name + ": value " + std::to_string(v) + " is too large"};
+    return static_cast<T>(v);
+}
+
+} // namespace
+
+Result<uint64_t> parse_size(const std::string &text) {
+    if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])))
+        return Error{"'" + text + "' is not a size (examples: 65536, 512K, 8M, 1G)"};
+    size_t pos = 0;
+    uint64_t v = 0;
+    while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos]))) {
+        uint64_t d = static_cast<uint64_t>(text[pos] - '0');
+        if (v > (std::numeric_limits<uint64_t>::max() - d) / 10)
+            return Error{"'" + text + "' is too large"};
+        v = v * 10 + d;
+        ++pos;
+    }
+    std::string suffix = text.substr(pos);
+    unsigned shift = 0;
+    if (suffix.empty())
+        shift = 0;
+    else if (suffix == "K" || suffix == "k")
+        shift = 10;
+    else if (suffix == "M" || suffix == "m")
+        shift = 20;
+    else if (suffix == "G" || suffix == "g")
+        shift = 30;
+    else
+        return Error{"'" + text + "': unknown size suffix '" + suffix + "' (use K, M or G)"};
+    if (v > (std::numeric_limits<uint64_t>::max() >> shift))
+        return Error{"'" + text + "' is too large"};
+    return v << shift;
+}
+
+Result<Command> parse_options(int argc, const char *const *argv) {
+    Command cmd;
+    Options &o = cmd.options;
+    cxxopts::Options spec("policerd", "policer daemon: identity-aware flow attribution and policy");
+    spec.custom_help("[OPTION...]");
+    // clang-format off
+    spec.add_options()
+        ("events-stdout", "Print every flow start and end, and agent events, as one ECS JSON "
+                          "object per line on stdout")
+        ("cgroup-root", "cgroup v2 directory to attach the socket hooks to (default: the "
+                        "cgroup2 mount found in /proc/mounts)", cxxopts::value<std::string>())
+        ("btf", "Kernel BTF used to relocate the probes", cxxopts::value<std::string>()->default_value(o.btf))
+        ("bpffs", "Where bpffs is (mounted there if missing)", cxxopts::value<std::string>()->default_value(o.bpffs))
+        ("tracefs", "Where tracefs is (mounted there if missing)", cxxopts::value<std::string>()->default_value(o.tracefs))
+        ("ringbuf-size", "Kernel-to-daemon ring buffer size, power of two (e.g. 8M)", cxxopts::value<std::string>()->default_value("8M"))
+        ("max-flows", "Flows tracked at once, in the kernel (UDP) and in the daemon", cxxopts::value<std::string>()->default_value(std::to_string(o.max_flows)))
+        ("max-processes", "Processes remembered (live, and as many recently exited)", cxxopts::value<std::string>()->default_value(std::to_string(o.max_processes)))
+        ("udp-idle-timeout", "Seconds without a datagram after which a UDP flow ends", cxxopts::value<uint32_t>()->default_value(std::to_string(o.udp_idle_timeout_s)))
+        ("accept-wait", "Milliseconds an inbound TCP flow waits to learn which process "
+                        "accept()s it before it is reported with the listener's identity", cxxopts::value<uint32_t>()->default_value(std::to_string(o.accept_wait_ms)))
+        ("stats-interval", "Seconds between agent-stats events (drops, table fill); 0: only at exit", cxxopts::value<uint32_t>()->default_value(std::to_string(o.stats_interval_s)))
+        ("log-level", "trace, debug, info, warn, error or off (logs go to stderr)", cxxopts::value<std::string>()->default_value(o.log_level))
+        ("version", "Print the version and exit")
+        ("h,help", "Print this help and exit");
+    // clang-format on
+
+    try {
+        auto r = spec.parse(argc, argv);
+        if (!r.unmatched().empty())
+            return Error{"unexpected argument '" + r.unmatched().front() + "' (see --help)"};
+        if (r.count("help")) {
+            cmd.print_and_exit = spec.help() + kEpilog;
+            return cmd;
+        }
+        if (r.count("version")) {
+            cmd.print_and_exit = std::string("policerd ") + kVersion + "\n";
+            return cmd;
+        }
+        o.events_stdout = r.count("events-stdout") > 0;
+        if (r.count("cgroup-root")) o.cgroup_root = r["cgroup-root"].as<std::string>();
+        o.btf = r["btf"].as<std::string>();
+        o.bpffs = r["bpffs"].as<std::string>();
+        o.tracefs = r["tracefs"].as<std::string>();
+
+        auto ring = parse_size(r["ringbuf-size"].as<std::string>());
+        if (!ring) return Error{"--ringbuf-size: " + ring.error().message};
+        auto ring32 = narrow<uint32_t>(*ring, "ringbuf-size");
+        if (!ring32) return ring32.error();
+        o.ringbuf_bytes = *ring32;
+
+        auto flows = parse_size(r["max-flows"].as<std::string>());
+        if (!flows) return Error{"--max-flows: " + flows.error().message};
+        auto flows32 = narrow<uint32_t>(*flows, "max-flows");
+        if (!flows32) return flows32.error();
+        if (*flows32 == 0) return Error{"--max-flows must be at least 1"};
+        o.max_flows = *flows32;
+
+        auto procs = parse_size(r["max-processes"].as<std::string>());
+        if (!procs) return Error{"--max-processes: " + procs.error().message};
+        auto procs32 = narrow<uint32_t>(*procs, "max-processes");
+        if (!procs32) return procs32.error();
+        if (*procs32 == 0) return Error{"--max-processes must be at least 1"};
+        o.max_processes = *procs32;
+
+        o.udp_idle_timeout_s = r["udp-idle-timeout"].as<uint32_t>();
+        if (o.udp_idle_timeout_s == 0) return Error{"--udp-idle-timeout must be at least 1"};
+        o.accept_wait_ms = r["accept-wait"].as<uint32_t>();
+        o.stats_interval_s = r["stats-interval"].as<uint32_t>();
+        o.log_level = r["log-level"].as<std::string>();
+        static const char *levels[] = {"trace", "debug", "info", "warn", "error", "off"};
+        bool known = false;
+        for (const char *l : levels)
+            known = known || o.log_level == l;
+        if (!known) return Error{"--log-level: unknown level '" + o.log_level + "'"};
+    } catch (const cxxopts::exceptions::exception &e) {
+        return Error{std::string(e.what()) + " (see --help)"};
+    }
+    return cmd;
+}
+
+} // namespace policer::daemon

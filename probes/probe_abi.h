@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR Apache-2.0) */
+/*
+ * probe_abi.h - the one definition of everything the BPF probes and policerd exchange:
+ * ring-buffer event layouts, map keys and values, counter indexes.
+ *
+ * Included by the BPF programs (C, clang -target bpf) and by the C++ daemon. Only fixed-width
+ * types, explicit padding, no pointers, so both sides agree on every byte. Every event starts
+ * with struct pl_event_header; user space checks `type` and `size` before reading the rest.
+ */
+#ifndef POLICER_PROBE_ABI_H
+#define POLICER_PROBE_ABI_H
+
+#include <linux/types.h>
+
+#define PL_COMM_LEN 16
+/* Executable path, captured in the kernel at exec time as path components leaf first,
+ * each NUL terminated ("curl\0bin\0usr\0"). User space reverses them. */
+#define PL_EXE_LEN 512
+/* Command line: the raw argv area of the new process image, NUL separated. */
+#define PL_ARGS_LEN 1024
+/* cgroup path relative to the cgroup v2 root, as the cgroup_mkdir tracepoint gives it. */
+#define PL_CGROUP_PATH_LEN 512
+
+enum pl_event_type {
+    PL_EV_EXEC = 1,         /* struct pl_exec_event */
+    PL_EV_FORK = 2,         /* struct pl_fork_event */
+    PL_EV_EXIT = 3,         /* struct pl_exit_event */
+    PL_EV_FLOW_NEW = 4,     /* struct pl_flow_event */
+    PL_EV_FLOW_END = 5,     /* struct pl_flow_event */
+    PL_EV_FLOW_ACCEPT = 6,  /* struct pl_flow_event: who accept()ed an inbound TCP flow */
+    PL_EV_SOCK_CLOSE = 7,   /* struct pl_sock_close_event */
+    PL_EV_CGROUP_MKDIR = 8, /* struct pl_cgroup_event */
+    PL_EV_CGROUP_RMDIR = 9, /* struct pl_cgroup_event */
+    PL_EV_TYPE_MAX = 10,
+};
+
+struct pl_event_header {
+    __u32 type;  /* enum pl_event_type */
+    __u32 size;  /* sizeof the whole event struct, checked by user space */
+    __u64 ts_ns; /* bpf_ktime_get_boot_ns(): CLOCK_BOOTTIME */
+};
+
+/* Identity flags. */
+#define PL_IDENT_KTHREAD (1u << 0)  /* captured in a kernel thread */
+#define PL_IDENT_NO_TASK (1u << 1)  /* no process context: only uid and cgroup are known */
+#define PL_IDENT_LISTENER (1u << 2) /* identity of the listening socket, not the acceptor */
+
+/* Who: captured in process context, so it survives the process. */
+struct pl_ident {
+    __u64 cgroup_id; /* cgroup v2 id (inode number of the cgroup directory) */
+    __u64 start_ns;  /* process start, CLOCK_BOOTTIME ns: (tgid, start_ns) names a process */
+    __u32 pid;       /* thread id */
+    __u32 tgid;      /* process id */
+    __u32 ppid;      /* parent process id */
+    __u32 uid;       /* real uid */
+    __u32 gid;       /* real gid */
+    __u32 euid;      /* effective uid */
+    __u32 netns;     /* inode of the network namespace */
+    __u32 flags;     /* PL_IDENT_* */
+    char comm[PL_COMM_LEN];
+};
+
+enum pl_direction {
+    PL_DIR_UNKNOWN = 0,
+    PL_DIR_EGRESS = 1,  /* initiated by this host */
+    PL_DIR_INGRESS = 2, /* initiated by the peer */
+};
+
+/* 5-tuple, oriented initiator -> responder: `src` is whoever opened the flow. */
+struct pl_tuple {
+    __u8 saddr[16]; /* IPv4 in the first 4 bytes, network order */
+    __u8 daddr[16];
+    __u16 sport; /* host order */
+    __u16 dport;
+    __u8 family;    /* AF_INET (2) or AF_INET6 (10) */
+    __u8 proto;     /* IPPROTO_TCP (6) or IPPROTO_UDP (17) */
+    __u8 direction; /* enum pl_direction */
+    __u8 _pad;
+};
+
+/* Counters of a flow, from the local socket's point of view. Bytes are L4 payload bytes. */
+struct pl_flow_counters {
+    __u64 bytes_sent;
+    __u64 bytes_received;
+    __u64 packets_sent;
+    __u64 packets_received;
+};
+
+/* Flow flags. */
+#define PL_FLOW_ESTABLISHED (1u << 0) /* TCP reached ESTABLISHED */
+#define PL_FLOW_IDLE (1u << 1)        /* UDP flow ended by idle timeout */
+#define PL_FLOW_CLOSED (1u << 2)      /* socket closed */
+
+struct pl_flow_event {
+    struct pl_event_header hdr;
+    __u64 cookie; /* socket cookie: stable id of the local socket */
+    struct pl_tuple tuple;
+    struct pl_ident ident;
+    struct pl_flow_counters counters; /* FLOW_END only */
+    __u32 flags;                      /* PL_FLOW_* */
+    __u32 _pad;
+};
+
+struct pl_sock_close_event {
+    struct pl_event_header hdr;
+    __u64 cookie;
+};
+
+#define PL_EXEC_EXE_TRUNCATED (1u << 0)
+#define PL_EXEC_ARGS_TRUNCATED (1u << 1)
+
+struct pl_exec_event {
+    struct pl_event_header hdr;
+    struct pl_ident ident;
+    __u64 exe_ino; /* identity of the executable file: (dev, inode) */
+    __u32 exe_dev;
+    __u16 exe_len;  /* bytes used in exe[] */
+    __u16 args_len; /* bytes used in args[] */
+    __u32 flags;    /* PL_EXEC_* */
+    __u32 _pad;
+    char exe[PL_EXE_LEN];
+    char args[PL_ARGS_LEN];
+};
+
+struct pl_fork_event {
+    struct pl_event_header hdr;
+    struct pl_ident ident; /* the child */
+};
+
+struct pl_exit_event {
+    struct pl_event_header hdr;
+    __u64 start_ns;
+    __u32 tgid;
+    __s32 exit_code;
+};
+
+struct pl_cgroup_event {
+    struct pl_event_header hdr;
+    __u64 cgroup_id;
+    __u16 path_len; /* bytes used in path[], without the NUL */
+    __u16 _pad[3];
+    char path[PL_CGROUP_PATH_LEN];
+};
+
+/* Key of the kernel UDP flow map: one flow per local socket and remote endpoint. */
+struct pl_udp_key {
+    __u64 cookie;
+    __u8 raddr[16];
+    __u16 rport; /* host order */
+    __u8 family;
+    __u8 _pad[5];
+};
+
+struct pl_udp_value {
+    struct pl_flow_counters counters;
+    __u64 first_ns;
+    __u64 last_ns;
+    struct pl_tuple tuple; /* oriented by the first packet seen */
+};
+
+/* Per-socket state kept in socket local storage (freed with the socket). */
+#define PL_SOCK_HAS_UDP_FLOWS (1u << 0)   /* sock_release must end this socket's UDP flows */
+#define PL_SOCK_TCP_FLOW (1u << 1)        /* a TCP FLOW_NEW was emitted; FLOW_END is owed */
+#define PL_SOCK_TCP_INGRESS (1u << 2)     /* that TCP flow is inbound */
+#define PL_SOCK_TCP_ESTABLISHED (1u << 3) /* that TCP flow completed its handshake */
+
+struct pl_sock_state {
+    struct pl_ident ident; /* creator, refreshed by the process that connects or sends */
+    __u32 flags;           /* PL_SOCK_* */
+    __u32 _pad;
+};
+
+/* Indexes of the per-CPU counter array `pl_counters`. */
+enum pl_counter {
+    /* ring-buffer reservations that failed, by event type (index = enum pl_event_type) */
+    PL_CNT_RB_DROP_BASE = 0,
+    PL_CNT_UDP_PARSE_FAIL = PL_EV_TYPE_MAX, /* UDP packet whose headers could not be read */
+    PL_CNT_UDP_FLOW_INSERT_FAIL,            /* UDP flow map update failed */
+    PL_CNT_NO_SOCK_STATE,                   /* flow on a socket with no captured identity */
+    PL_CNT_EXE_TRUNCATED,                   /* exe path longer than PL_EXE_LEN or too deep */
+    PL_CNT_ACCEPT_MISS,                     /* accept() of a socket not seen established */
+    PL_CNT_MAX,
+};
+
+#endif /* POLICER_PROBE_ABI_H */

@@ -1,0 +1,190 @@
+// probe_set.cpp - loading, attaching and map access for the policer BPF object.
+#include "probes/probe_set.h"
+
+#include "policer_probes.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#include <cstdio>
+
+namespace policer::probes {
+namespace {
+
+// libbpf talks through one process-wide callback; route it to spdlog.
+int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args) {
+    char buf[1024];
+    int n = std::vsnprintf(buf, sizeof(buf), fmt, args);
+    if (n > 0 && buf[std::min<size_t>(n, sizeof(buf) - 1) - 1] == '\n')
+        buf[std::min<size_t>(n, sizeof(buf) - 1) - 1] = '\0';
+    switch (level) {
+    case LIBBPF_WARN:
+        spdlog::warn("libbpf: {}", buf);
+        break;
+    case LIBBPF_INFO:
+        spdlog::debug("libbpf: {}", buf);
+        break;
+    case LIBBPF_DEBUG:
+        spdlog::trace("libbpf: {}", buf);
+        break;
+    }
+    return n;
+}
+
+bool is_cgroup_program(const bpf_program *prog) {
+    switch (bpf_program__type(prog)) {
+    case BPF_PROG_TYPE_CGROUP_SOCK:
+    case BPF_PROG_TYPE_CGROUP_SOCK_ADDR:
+    case BPF_PROG_TYPE_SOCK_OPS:
+    case BPF_PROG_TYPE_CGROUP_SKB:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool is_power_of_two(uint32_t v) {
+    return v != 0 && (v & (v - 1)) == 0;
+}
+
+} // namespace
+
+uint64_t Counters::ringbuf_drops_total() const {
+    uint64_t sum = 0;
+    for (uint32_t t = 0; t < PL_EV_TYPE_MAX; ++t)
+        sum += value[PL_CNT_RB_DROP_BASE + t];
+    return sum;
+}
+
+void ProbeSet::LinkDeleter::operator()(bpf_link *l) const {
+    bpf_link__destroy(l);
+}
+
+ProbeSet::ProbeSet(ProbeOptions opts, policer_probes *skel) : opts_(std::move(opts)), skel_(skel) {}
+
+ProbeSet::~ProbeSet() {
+    links_.clear(); // detach before the programs go
+    policer_probes__destroy(skel_);
+}
+
+Result<std::unique_ptr<ProbeSet>> ProbeSet::load(const ProbeOptions &opts) {
+    long page = sysconf(_SC_PAGESIZE);
+    if (!is_power_of_two(opts.ringbuf_bytes) || opts.ringbuf_bytes < static_cast<uint32_t>(page))
+        return Error{"ring buffer size " + std::to_string(opts.ringbuf_bytes) +
+                     " must be a power of two and at least one page (" + std::to_string(page) +
+                     " bytes)"};
+    if (opts.max_udp_flows == 0 || opts.max_pending_accepts == 0)
+        return Error{"map sizes must be greater than zero"};
+
+    libbpf_set_print(libbpf_print);
+
+    LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+    if (!opts.btf_path.empty()) open_opts.btf_custom_path = opts.btf_path.c_str();
+    policer_probes *skel = policer_probes__open_opts(&open_opts);
+    if (!skel) return Error::from_errno("cannot open the BPF object");
+    std::unique_ptr<ProbeSet> set(new ProbeSet(opts, skel));
+
+    bpf_map__set_max_entries(skel->maps.pl_events, opts.ringbuf_bytes);
+    bpf_map__set_max_entries(skel->maps.pl_udp_flows, opts.max_udp_flows);
+    bpf_map__set_max_entries(skel->maps.pl_pending_accept, opts.max_pending_accepts);
+
+    if (int err = policer_probes__load(skel); err)
+        return Error::from_errno("cannot load the BPF programs (the libbpf log above names the "
+                                 "program and the verifier's reason)",
+                                 -err);
+    return set;
+}
+
+Status ProbeSet::attach() {
+    cgroup_fd_.reset(::open(opts_.cgroup_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!cgroup_fd_)
+        return Error::from_errno("cannot open the cgroup v2 root " + opts_.cgroup_root);
+
+    std::vector<Link> links;
+    std::vector<Hook> hooks;
+    bpf_program *prog;
+    bpf_object__for_each_program(prog, skel_->obj) {
+        Hook hook{bpf_program__name(prog), bpf_program__section_name(prog), "kernel"};
+        bpf_link *link;
+        if (is_cgroup_program(prog)) {
+            hook.target = opts_.cgroup_root;
+            link = bpf_program__attach_cgroup(prog, cgroup_fd_.get());
+        } else {
+            link = bpf_program__attach(prog);
+        }
+        if (!link) {
+            int err = errno;
+            return Error::from_errno(
+                "cannot attach " + hook.program + " (" + hook.section + ") to " + hook.target, err);
+        }
+        links.emplace_back(link);
+        hooks.push_back(std::move(hook));
+    }
+    links_ = std::move(links);
+    hooks_ = std::move(hooks);
+    return Ok{};
+}
+
+int ProbeSet::events_fd() const {
+    return bpf_map__fd(skel_->maps.pl_events);
+}
+
+Result<Counters> ProbeSet::counters() const {
+    int ncpu = libbpf_num_possible_cpus();
+    if (ncpu <= 0) return Error::from_errno("cannot count possible CPUs", -ncpu);
+    std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu));
+    Counters c;
+    int fd = bpf_map__fd(skel_->maps.pl_counters);
+    for (uint32_t i = 0; i < PL_CNT_MAX; ++i) {
+        if (bpf_map_lookup_elem(fd, &i, per_cpu.data()) != 0)
+            return Error::from_errno("cannot read counter " + std::to_string(i));
+        for (uint64_t v : per_cpu)
+            c.value[i] += v;
+    }
+    return c;
+}
+
+std::optional<pl_udp_value> ProbeSet::udp_flow(const pl_udp_key &key) const {
+    pl_udp_value v{};
+    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.pl_udp_flows), &key, &v) != 0)
+        return std::nullopt;
+    return v;
+}
+
+std::optional<pl_udp_value> ProbeSet::take_udp_flow(const pl_udp_key &key) {
+    pl_udp_value v{};
+    if (bpf_map_lookup_and_delete_elem(bpf_map__fd(skel_->maps.pl_udp_flows), &key, &v) != 0)
+        return std::nullopt;
+    return v;
+}
+
+Result<std::vector<std::pair<pl_udp_key, pl_udp_value>>> ProbeSet::udp_flows() const {
+    constexpr uint32_t kBatch = 256;
+    int fd = bpf_map__fd(skel_->maps.pl_udp_flows);
+    std::vector<std::pair<pl_udp_key, pl_udp_value>> out;
+    std::vector<pl_udp_key> keys(kBatch);
+    std::vector<pl_udp_value> values(kBatch);
+    // The hash-map batch cursor is an opaque 4-byte bucket index; 8 bytes leaves room.
+    uint64_t in = 0, next = 0;
+    bool first = true;
+    // Bounded: at most max_entries elements (plus one batch of slack) are read per snapshot.
+    while (out.size() <= opts_.max_udp_flows) {
+        uint32_t count = kBatch;
+        int err = bpf_map_lookup_batch(fd, first ? nullptr : &in, &next, keys.data(), values.data(),
+                                       &count, nullptr);
+        int e = err ? errno : 0;
+        for (uint32_t i = 0; i < count; ++i)
+            out.emplace_back(keys[i], values[i]);
+        if (err && e == ENOENT) break; // end of map
+        if (err) return Error::from_errno("cannot read the UDP flow map", e);
+        in = next;
+        first = false;
+    }
+    return out;
+}
+
+} // namespace policer::probes

@@ -1,0 +1,85 @@
+// probe_set.h - the C++ owner of policer's BPF object. Like Katran's control plane, it is the
+// only code that touches the skeleton: it loads and attaches the programs, owns every link,
+// and exposes the maps behind a small typed API.
+#pragma once
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+#include "probes/probe_abi.h"
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct policer_probes;
+struct bpf_link;
+
+namespace policer::probes {
+
+struct ProbeOptions {
+    std::string cgroup_root;           // cgroup v2 directory the cgroup hooks attach to
+    std::string btf_path;              // "" = the running kernel's BTF
+    uint32_t ringbuf_bytes = 8u << 20; // power of two, at least one page
+    uint32_t max_udp_flows = 65536;    // kernel UDP flow table (LRU)
+    uint32_t max_pending_accepts = 16384;
+};
+
+// Where one program is attached, for status output and error messages.
+struct Hook {
+    std::string program; // e.g. pl_tcp_sockops
+    std::string section; // e.g. sockops, tp_btf/sched_process_exec
+    std::string target;  // cgroup path, or "kernel"
+};
+
+// Kernel-side counters, summed over CPUs (enum pl_counter).
+struct Counters {
+    std::array<uint64_t, PL_CNT_MAX> value{};
+
+    uint64_t ringbuf_drops(uint32_t event_type) const {
+        return value[PL_CNT_RB_DROP_BASE + event_type];
+    }
+    uint64_t ringbuf_drops_total() const;
+};
+
+class ProbeSet {
+public:
+    // Opens and loads (verifies) all programs and creates the maps.
+    static Result<std::unique_ptr<ProbeSet>> load(const ProbeOptions &opts);
+    ~ProbeSet();
+    ProbeSet(const ProbeSet &) = delete;
+    ProbeSet &operator=(const ProbeSet &) = delete;
+
+    // Attaches every program; on error nothing stays attached and the message names the hook.
+    Status attach();
+
+    const std::vector<Hook> &hooks() const { return hooks_; }
+    int events_fd() const;
+    uint32_t ringbuf_bytes() const { return opts_.ringbuf_bytes; }
+
+    Result<Counters> counters() const;
+
+    // UDP flow map: read without removing, or remove and return the final counters.
+    std::optional<pl_udp_value> udp_flow(const pl_udp_key &key) const;
+    std::optional<pl_udp_value> take_udp_flow(const pl_udp_key &key);
+    // Every UDP flow in the kernel map, read in batches (for the idle sweep).
+    Result<std::vector<std::pair<pl_udp_key, pl_udp_value>>> udp_flows() const;
+
+private:
+    ProbeSet(ProbeOptions opts, policer_probes *skel);
+
+    struct LinkDeleter {
+        void operator()(bpf_link *l) const;
+    };
+    using Link = std::unique_ptr<bpf_link, LinkDeleter>;
+
+    ProbeOptions opts_;
+    policer_probes *skel_;
+    UniqueFd cgroup_fd_;
+    std::vector<Link> links_;
+    std::vector<Hook> hooks_;
+};
+
+} // namespace policer::probes

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every package policer needs to build, run and test, from Debian's archive only.
+# Idempotent: apt-get is skipped when everything is already installed.
+set -euo pipefail
+
+packages=(
+    # build
+    build-essential cmake pkg-config clang llvm
+    libbpf-dev bpftool libelf-dev zlib1g-dev
+    libspdlog-dev libfmt-dev libcxxopts-dev nlohmann-json3-dev
+    libsqlite3-dev libzmq3-dev cppzmq-dev libndpi-dev libpcap-dev
+    doctest-dev
+    # run and test: real tools that make real traffic
+    iproute2 curl netcat-openbsd util-linux procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+    echo "deps: all ${#packages[@]} packages present"
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: missing packages: ${missing[*]}" >&2
+    echo "deps: run as root (or with sudo) to install them" >&2
+    exit 1
+fi
+
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
