@@ -119,6 +119,9 @@ Result<Command> parse_options(int argc, const char *const *argv) {
         if (!ring) return Error{"--ringbuf-size: " + ring.error().message};
         auto ring32 = narrow<uint32_t>(*ring, "ringbuf-size");
         if (!ring32) return ring32.error();
+        if (*ring32 < 4096 || (*ring32 & (*ring32 - 1)) != 0)
+            return Error{"--ringbuf-size: " + std::to_string(*ring32) +
+                         " bytes is not a power of two of at least 4K (examples: 1M, 8M, 64M)"};
         o.ringbuf_bytes = *ring32;
 
         auto flows = parse_size(r["max-flows"].as<std::string>());

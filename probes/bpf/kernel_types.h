@@ -168,10 +168,18 @@ struct linux_binprm {
 
 struct sock_common {
     atomic64_t skc_cookie;
+    unsigned long skc_flags; /* enum sock_flags bits, in a union with timewait fields */
 };
 
 struct sock {
     struct sock_common __sk_common;
+};
+
+/* Payload counters of a TCP socket (RFC 4898 names). */
+struct tcp_sock {
+    u64 bytes_sent;     /* payload sent, retransmissions included */
+    u64 bytes_retrans;  /* payload retransmitted */
+    u64 bytes_received; /* rcv_nxt advance: payload, plus 1 for a FIN the socket processed */
 };
 
 struct socket {
@@ -193,6 +201,12 @@ struct trace_event_raw_sys_exit {
 };
 
 #pragma clang attribute pop
+
+/* include/net/sock.h; relocated by name with bpf_core_enum_value(). */
+enum sock_flags {
+    SOCK_DEAD = 0,
+    SOCK_DONE = 1, /* tcp_fin() ran: the peer's FIN was processed by this socket */
+};
 
 /* include/linux/sched.h */
 #define PF_KTHREAD 0x00200000

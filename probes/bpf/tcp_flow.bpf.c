@@ -33,6 +33,31 @@ static __always_inline void pl_tuple_from_ops(struct pl_tuple *t, struct bpf_soc
     t->dport = egress ? rport : lport;
 }
 
+/*
+ * Payload bytes each way. sock_ops' bytes_acked and bytes_received count sequence space, so
+ * they include the SYN and FIN; users count bytes the application wrote and read. Sent payload
+ * is tcp_sock's bytes_sent minus retransmissions; received payload is bytes_received minus
+ * the FIN when this socket processed one (SOCK_DONE, set by tcp_fin()).
+ */
+static __always_inline void pl_payload_counters(struct bpf_sock_ops *ops,
+                                                struct pl_flow_counters *c) {
+    struct bpf_sock *sk = ops->sk;
+    struct tcp_sock *tp = sk ? bpf_skc_to_tcp_sock(sk) : 0;
+    if (!tp) {
+        c->bytes_sent = ops->bytes_acked;
+        c->bytes_received = ops->bytes_received;
+        return;
+    }
+    __u64 sent = BPF_CORE_READ(tp, bytes_sent);
+    __u64 retrans = BPF_CORE_READ(tp, bytes_retrans);
+    __u64 received = BPF_CORE_READ(tp, bytes_received);
+    unsigned long flags = BPF_CORE_READ((struct sock *)tp, __sk_common.skc_flags);
+    if ((flags & (1ul << bpf_core_enum_value(enum sock_flags, SOCK_DONE))) && received > 0)
+        received -= 1;
+    c->bytes_sent = sent > retrans ? sent - retrans : 0;
+    c->bytes_received = received;
+}
+
 static __always_inline void pl_emit_flow(struct bpf_sock_ops *ops, __u32 type, bool egress,
                                          const struct pl_ident *id, __u32 flags) {
     struct pl_flow_event *e = pl_reserve(sizeof(*e), type);
@@ -42,8 +67,7 @@ static __always_inline void pl_emit_flow(struct bpf_sock_ops *ops, __u32 type, b
     e->ident = *id;
     e->flags = flags;
     if (type == PL_EV_FLOW_END) {
-        e->counters.bytes_sent = ops->bytes_acked;
-        e->counters.bytes_received = ops->bytes_received;
+        pl_payload_counters(ops, &e->counters);
         e->counters.packets_sent = ops->segs_out;
         e->counters.packets_received = ops->segs_in;
     } else {

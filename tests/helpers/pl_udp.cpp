@@ -1,0 +1,97 @@
+// pl-udp: unconnected UDP for the tests, with sendto()/recvfrom() only.
+//   pl-udp send ADDR PORT COUNT SIZE [--expect-replies]   COUNT datagrams of SIZE bytes, then exit
+//   pl-udp serve ADDR PORT COUNT                          echo COUNT datagrams back, then exit
+// Prints "ready" on stdout once a server is bound.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+[[noreturn]] void die(const char *what) {
+    std::fprintf(stderr, "pl-udp: %s: %s\n", what, std::strerror(errno));
+    std::exit(1);
+}
+
+socklen_t make_addr(const char *ip, int port, sockaddr_storage &ss) {
+    std::memset(&ss, 0, sizeof(ss));
+    auto *v4 = reinterpret_cast<sockaddr_in *>(&ss);
+    auto *v6 = reinterpret_cast<sockaddr_in6 *>(&ss);
+    if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(static_cast<uint16_t>(port));
+        return sizeof(*v4);
+    }
+    if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(static_cast<uint16_t>(port));
+        return sizeof(*v6);
+    }
+    std::fprintf(stderr, "pl-udp: bad address %s\n", ip);
+    std::exit(2);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    if (argc < 5) {
+        std::fprintf(stderr, "usage: pl-udp send ADDR PORT COUNT SIZE [--expect-replies]\n"
+                             "       pl-udp serve ADDR PORT COUNT\n");
+        return 2;
+    }
+    std::string mode = argv[1];
+    sockaddr_storage addr;
+    socklen_t alen = make_addr(argv[2], std::atoi(argv[3]), addr);
+    int count = std::atoi(argv[4]);
+    int fd = socket(addr.ss_family, SOCK_DGRAM, 0);
+    if (fd < 0) die("socket");
+    timeval tv{5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+
+    if (mode == "send") {
+        if (argc < 6) return 2;
+        size_t size = static_cast<size_t>(std::atoi(argv[5]));
+        bool replies = argc > 6 && std::string(argv[6]) == "--expect-replies";
+        std::vector<char> buf(size, 'x');
+        for (int i = 0; i < count; ++i) {
+            if (sendto(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr *>(&addr), alen) <
+                0)
+                die("sendto");
+            if (replies) {
+                sockaddr_storage from;
+                socklen_t flen = sizeof(from);
+                if (recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr *>(&from),
+                             &flen) < 0)
+                    die("recvfrom");
+            }
+        }
+        return 0;
+    }
+    if (mode == "serve") {
+        if (bind(fd, reinterpret_cast<sockaddr *>(&addr), alen) != 0) die("bind");
+        std::printf("ready\n");
+        std::fflush(stdout);
+        std::vector<char> buf(65536);
+        for (int i = 0; i < count; ++i) {
+            sockaddr_storage from;
+            socklen_t flen = sizeof(from);
+            ssize_t n =
+                recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr *>(&from), &flen);
+            if (n < 0) die("recvfrom");
+            if (sendto(fd, buf.data(), static_cast<size_t>(n), 0,
+                       reinterpret_cast<sockaddr *>(&from), flen) < 0)
+                die("sendto");
+        }
+        return 0;
+    }
+    std::fprintf(stderr, "pl-udp: unknown mode %s\n", mode.c_str());
+    return 2;
+}

@@ -1,0 +1,203 @@
+// harness.h - what the kernel integration tests are built from: real processes, a real
+// policerd reading the real kernel, network namespaces joined by veth pairs, and "containers"
+// made the way runtimes make them (a cgroup v2 directory with a docker-style name, plus a
+// network namespace). Everything is torn down by destructors, also when a test fails.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace pltest {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+// Paths of the binaries under test, set by CMake.
+struct Binaries {
+    static const char *policerd();
+    static const char *run_in();
+    static const char *udp();
+    static const char *storm();
+    static const char *prefork();
+};
+
+// ---- processes ----
+
+struct CommandResult {
+    int status = -1; // exit code, or 128 + signal
+    std::string out, err;
+};
+
+// Runs argv (no shell) to completion, capturing output. Throws if it cannot be started.
+CommandResult run(const std::vector<std::string> &argv, std::chrono::seconds timeout = 30s);
+// Like run(), but throws with the command's stderr unless it exits 0.
+std::string must_run(const std::vector<std::string> &argv);
+
+// A process running beside the test. Killed and reaped by the destructor.
+class Child {
+public:
+    explicit Child(const std::vector<std::string> &argv, bool capture_stdout = true);
+    ~Child();
+    Child(const Child &) = delete;
+    Child &operator=(const Child &) = delete;
+
+    pid_t pid() const { return pid_; }
+    // One line of stdout (without '\n'); nullopt on EOF or timeout.
+    std::optional<std::string> read_line(std::chrono::milliseconds timeout = 5000ms);
+    // Exit code (or 128 + signal); kills it with SIGKILL after `timeout`.
+    int wait(std::chrono::milliseconds timeout = 10000ms);
+    void signal(int sig);
+
+private:
+    pid_t pid_ = -1;
+    int out_fd_ = -1;
+    std::string buf_;
+    bool reaped_ = false;
+    int status_ = -1;
+};
+
+// ---- the daemon under test ----
+
+class Policerd {
+public:
+    // Starts policerd --events-stdout with `extra` arguments and waits for agent-start.
+    explicit Policerd(std::vector<std::string> extra = {});
+    ~Policerd();
+    Policerd(const Policerd &) = delete;
+    Policerd &operator=(const Policerd &) = delete;
+
+    using Pred = std::function<bool(const json &)>;
+    // The first event (already received or arriving within `timeout`) matching `pred`.
+    std::optional<json> wait_for(const Pred &pred, std::chrono::milliseconds timeout = 10000ms);
+    // Waits until `count` events match; returns them all (fewer on timeout).
+    std::vector<json> wait_for_count(const Pred &pred, size_t count,
+                                     std::chrono::milliseconds timeout);
+    std::vector<json> events() const;
+
+    pid_t pid() const { return pid_; }
+    void pause();  // SIGSTOP: the kernel keeps writing to the ring buffer
+    void resume(); // SIGCONT
+    // SIGTERM and wait; returns the exit code. Idempotent.
+    int stop();
+    std::string stderr_text() const;
+
+private:
+    void reader();
+
+    pid_t pid_ = -1;
+    int out_fd_ = -1;
+    std::string err_path_;
+    std::thread reader_;
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::vector<json> events_;
+    bool eof_ = false;
+    int exit_code_ = -1;
+};
+
+// ---- network and containers ----
+
+// The cgroup v2 mount point, from /proc/mounts.
+std::string cgroup2_mount();
+
+// A network namespace joined to the host by a veth pair:
+// host side 10.231.<n>.1/24 and fd31:<n>::1/64, namespace side .2 and ::2.
+class TestNetns {
+public:
+    explicit TestNetns(int n);
+    ~TestNetns();
+    TestNetns(const TestNetns &) = delete;
+    TestNetns &operator=(const TestNetns &) = delete;
+
+    const std::string &name() const { return name_; }
+    std::string host_ip4() const;
+    std::string ns_ip4() const;
+    std::string host_ip6() const;
+    std::string ns_ip6() const;
+    // Inode of the namespace, as policer reports it (policer.flow.netns).
+    uint64_t inode() const;
+
+private:
+    int n_;
+    std::string name_, veth_host_, veth_ns_;
+};
+
+// A container as docker (systemd cgroup driver) would make it: a cgroup
+// /policer-test.slice/docker-<64 hex>.scope and its own network namespace.
+class TestContainer {
+public:
+    explicit TestContainer(int n);
+    ~TestContainer();
+    TestContainer(const TestContainer &) = delete;
+    TestContainer &operator=(const TestContainer &) = delete;
+
+    const std::string &id() const { return id_; }
+    const std::string &cgroup_path() const { return rel_; } // relative to the cgroup v2 root
+    const std::string &cgroup_dir() const { return dir_; }  // absolute
+    TestNetns &net() { return net_; }
+
+    // argv that runs `cmd` inside this container as uid/gid.
+    std::vector<std::string> argv(uint32_t uid, uint32_t gid,
+                                  const std::vector<std::string> &cmd) const;
+
+private:
+    std::string id_, rel_, dir_, parent_dir_;
+    TestNetns net_;
+};
+
+// ---- servers in the test process ----
+
+// Accepts TCP connections; each gets its request read (to "\r\n\r\n" when `http`, or up to
+// the first read otherwise) and a fixed response. Records what each connection carried.
+class TcpServer {
+public:
+    struct Conn {
+        std::string peer_ip;
+        uint16_t peer_port = 0;
+        size_t bytes_in = 0, bytes_out = 0;
+    };
+    TcpServer(const std::string &ip, bool http, int backlog = 128);
+    ~TcpServer();
+
+    uint16_t port() const { return port_; }
+    std::vector<Conn> connections() const;
+    size_t connection_count() const;
+    static const std::string &http_response();
+
+private:
+    void loop();
+
+    int fd_ = -1;
+    uint16_t port_ = 0;
+    bool http_;
+    bool stop_ = false;
+    std::thread thread_;
+    mutable std::mutex mu_;
+    std::vector<Conn> conns_;
+};
+
+// ---- JSON helpers ----
+
+// The value at a dotted ECS path ("process.executable"), or null.
+const json &at(const json &doc, const std::string &dotted);
+bool is_action(const json &doc, const char *action);
+
+// Name of a uid/gid from NSS (what policer should report).
+std::string user_name(uint32_t uid);
+std::string group_name(uint32_t gid);
+
+constexpr uint32_t kNobody = 65534;
+constexpr uint32_t kNogroup = 65534;
+
+} // namespace pltest
