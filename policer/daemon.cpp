@@ -78,7 +78,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Options &opts) {
     if (!mounts_text) return Error::from_errno("cannot read /proc/mounts");
     auto mounts = parse_mounts(*mounts_text);
     if (auto st = ensure_mounted(mounts, "bpf", opts.bpffs); !st) return st.error();
-    if (auto st = ensure_mounted(mounts, "tracefs", opts.tracefs); !st) return st.error();
+    // libbpf finds tracepoint ids under /sys/kernel/tracing (or debugfs): nowhere else.
+    if (auto st = ensure_mounted(mounts, "tracefs", "/sys/kernel/tracing"); !st) return st.error();
 
     auto cg2 = find_mount(mounts, "cgroup2");
     if (!cg2)
@@ -211,8 +212,15 @@ void Daemon::handle(const pl_exec_event &e) {
     p.gid = e.ident.gid;
     p.euid = e.ident.euid;
     p.comm = enrich::bounded_cstr(e.ident.comm, sizeof(e.ident.comm));
-    p.exe = enrich::exe_from_components(std::string_view(e.exe, e.exe_len),
-                                        e.flags & PL_EXEC_EXE_TRUNCATED);
+    const bool truncated = e.flags & PL_EXEC_EXE_TRUNCATED;
+    p.exe = enrich::exe_from_components(std::string_view(e.exe, e.exe_len), truncated);
+    if (truncated) {
+        // Too long for the kernel's buffer: /proc has it whole while the process lives.
+        auto snap = proc_.read(p.tgid);
+        if (snap && !snap->exe.empty() &&
+            snap->start_ns / proc_.tick_ns() == p.start_ns / proc_.tick_ns())
+            p.exe = snap->exe;
+    }
     p.args = enrich::split_args(std::string_view(e.args, e.args_len));
     procs_.upsert(std::move(p));
 }

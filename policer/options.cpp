@@ -84,7 +84,6 @@ Result<Command> parse_options(int argc, const char *const *argv) {
                         "cgroup2 mount found in /proc/mounts)", cxxopts::value<std::string>())
         ("btf", "Kernel BTF used to relocate the probes", cxxopts::value<std::string>()->default_value(o.btf))
         ("bpffs", "Where bpffs is (mounted there if missing)", cxxopts::value<std::string>()->default_value(o.bpffs))
-        ("tracefs", "Where tracefs is (mounted there if missing)", cxxopts::value<std::string>()->default_value(o.tracefs))
         ("ringbuf-size", "Kernel-to-daemon ring buffer size, power of two (e.g. 8M)", cxxopts::value<std::string>()->default_value("8M"))
         ("max-flows", "Flows tracked at once, in the kernel (UDP) and in the daemon", cxxopts::value<std::string>()->default_value(std::to_string(o.max_flows)))
         ("max-processes", "Processes remembered (live, and as many recently exited)", cxxopts::value<std::string>()->default_value(std::to_string(o.max_processes)))
@@ -113,7 +112,6 @@ Result<Command> parse_options(int argc, const char *const *argv) {
         if (r.count("cgroup-root")) o.cgroup_root = r["cgroup-root"].as<std::string>();
         o.btf = r["btf"].as<std::string>();
         o.bpffs = r["bpffs"].as<std::string>();
-        o.tracefs = r["tracefs"].as<std::string>();
 
         auto ring = parse_size(r["ringbuf-size"].as<std::string>());
         if (!ring) return Error{"--ringbuf-size: " + ring.error().message};

@@ -14,7 +14,6 @@ struct Options {
     std::string cgroup_root; // "" = the cgroup v2 mount from /proc/mounts
     std::string btf = "/sys/kernel/btf/vmlinux";
     std::string bpffs = "/sys/fs/bpf";
-    std::string tracefs = "/sys/kernel/tracing";
     uint32_t ringbuf_bytes = 8u << 20;
     uint32_t max_flows = 65536;
     uint32_t max_processes = 65536;

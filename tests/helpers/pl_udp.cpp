@@ -1,5 +1,6 @@
-// pl-udp: unconnected UDP for the tests, with sendto()/recvfrom() only.
-//   pl-udp send ADDR PORT COUNT SIZE [--expect-replies]   COUNT datagrams of SIZE bytes, then exit
+// pl-udp: UDP for the tests.
+//   pl-udp send ADDR PORT COUNT SIZE [--expect-replies]   unconnected: sendto()/recvfrom()
+//   pl-udp send-connected ADDR PORT COUNT SIZE [--expect-replies]   connect(), then send()/recv()
 //   pl-udp serve ADDR PORT COUNT                          echo COUNT datagrams back, then exit
 // Prints "ready" on stdout once a server is bound.
 #include <arpa/inet.h>
@@ -43,7 +44,8 @@ socklen_t make_addr(const char *ip, int port, sockaddr_storage &ss) {
 
 int main(int argc, char **argv) {
     if (argc < 5) {
-        std::fprintf(stderr, "usage: pl-udp send ADDR PORT COUNT SIZE [--expect-replies]\n"
+        std::fprintf(stderr, "usage: pl-udp send|send-connected ADDR PORT COUNT SIZE "
+                             "[--expect-replies]\n"
                              "       pl-udp serve ADDR PORT COUNT\n");
         return 2;
     }
@@ -56,6 +58,18 @@ int main(int argc, char **argv) {
     timeval tv{5, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 
+    if (mode == "send-connected") {
+        if (argc < 6) return 2;
+        size_t size = static_cast<size_t>(std::atoi(argv[5]));
+        bool replies = argc > 6 && std::string(argv[6]) == "--expect-replies";
+        if (connect(fd, reinterpret_cast<sockaddr *>(&addr), alen) != 0) die("connect");
+        std::vector<char> buf(size, 'y');
+        for (int i = 0; i < count; ++i) {
+            if (send(fd, buf.data(), buf.size(), 0) < 0) die("send");
+            if (replies && recv(fd, buf.data(), buf.size(), 0) < 0) die("recv");
+        }
+        return 0;
+    }
     if (mode == "send") {
         if (argc < 6) return 2;
         size_t size = static_cast<size_t>(std::atoi(argv[5]));

@@ -224,6 +224,32 @@ TEST_CASE("unconnected UDP sendto/recvfrom, both ends attributed, datagrams and 
     CHECK(at(*in_end, "source.bytes") == 300); // what the container sent
 }
 
+TEST_CASE("connected UDP (connect, send, recv) from a container") {
+    Policerd d;
+    TestContainer c(19);
+    const uint16_t port = 18019;
+    Child server({Binaries::udp(), "serve", c.net().host_ip4(), std::to_string(port), "2"});
+    REQUIRE(server.read_line() == std::string("ready"));
+    Child client(c.argv(kNobody, kNogroup,
+                        {Binaries::udp(), "send-connected", c.net().host_ip4(),
+                         std::to_string(port), "2", "50", "--expect-replies"}));
+    REQUIRE(client.wait() == 0);
+    REQUIRE(server.wait() == 0);
+
+    auto start = d.wait_for(flow_of("flow-start", client.pid(), "udp"));
+    REQUIRE(start);
+    check_container_identity(*start, c, client.pid(), real_path(Binaries::udp()));
+    CHECK(at(*start, "network.direction") == "egress");
+    CHECK(at(*start, "destination.ip") == c.net().host_ip4());
+    CHECK(at(*start, "destination.port") == port);
+    auto end = d.wait_for(flow_end_of(*start));
+    REQUIRE(end);
+    CHECK(at(*end, "source.bytes") == 100);
+    CHECK(at(*end, "source.packets") == 2);
+    CHECK(at(*end, "destination.bytes") == 100);
+    CHECK(at(*end, "destination.packets") == 2);
+}
+
 TEST_CASE("IPv6: TCP and UDP from a container carry IPv6 addresses") {
     Policerd d;
     TestContainer c(15);

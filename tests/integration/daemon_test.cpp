@@ -4,6 +4,11 @@
 
 #include <doctest/doctest.h>
 
+#include <csignal>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
 using namespace pltest;
 
 namespace {
@@ -11,6 +16,22 @@ namespace {
 // Names of the BPF programs loaded in the kernel right now.
 std::string loaded_programs() {
     return must_run({"bpftool", "prog", "show"});
+}
+
+bool mounted(const std::string &target, const std::string &fstype) {
+    std::ifstream f("/proc/mounts");
+    std::string src, dir, type, rest;
+    while (f >> src >> dir >> type && std::getline(f, rest))
+        if (dir == target && type == fstype) return true;
+    return false;
+}
+
+const json &last_stats(const std::vector<json> &events) {
+    static const json none;
+    const json *found = &none;
+    for (const auto &j : events)
+        if (is_action(j, "agent-stats")) found = &j;
+    return *found;
 }
 
 } // namespace
@@ -54,6 +75,62 @@ TEST_CASE("bad command lines get a precise error and exit code 2") {
     CHECK(help.status == 0);
     CHECK(help.out.find("--events-stdout") != std::string::npos);
     CHECK(help.out.find("Examples:") != std::string::npos);
+}
+
+TEST_CASE("policerd mounts tracefs and bpffs where they are missing") {
+    // A fresh host may have neither; the accept probes need tracefs to attach.
+    while (mounted("/sys/kernel/tracing", "tracefs"))
+        must_run({"umount", "/sys/kernel/tracing"});
+    while (mounted("/sys/fs/bpf", "bpf"))
+        must_run({"umount", "/sys/fs/bpf"});
+    Policerd d;
+    CHECK(mounted("/sys/kernel/tracing", "tracefs"));
+    CHECK(mounted("/sys/fs/bpf", "bpf"));
+    CHECK(d.stderr_text().find("mounted tracefs at /sys/kernel/tracing") != std::string::npos);
+    bool accept_probe = false;
+    const auto events = d.events();
+    for (const auto &h : at(events.front(), "policer.hooks"))
+        accept_probe = accept_probe || h["hook"] == "tracepoint/syscalls/sys_exit_accept4";
+    CHECK(accept_probe);
+}
+
+TEST_CASE("a full ring buffer loses events visibly: counted by type, logged, accounted for") {
+    constexpr int kConns = 300;
+    // One page of ring buffer, and a daemon that reads nothing while the burst happens.
+    Policerd d({"--ringbuf-size", "4096"});
+    TcpServer server("127.0.0.1", /*http=*/false, /*backlog=*/1024);
+    d.pause();
+    Child storm(
+        {Binaries::storm(), "127.0.0.1", std::to_string(server.port()), std::to_string(kConns)},
+        false);
+    REQUIRE(storm.wait(60000ms) == 0);
+    d.resume();
+    REQUIRE(d.stop() == 0);
+
+    const auto events = d.events();
+    const json &stats = last_stats(events);
+    REQUIRE(at(stats, "policer.ringbuf.dropped").is_number());
+    const uint64_t dropped_new = at(stats, "policer.ringbuf.dropped_by_event.flow_new");
+    CHECK(at(stats, "policer.ringbuf.dropped").get<uint64_t>() > 0);
+    CHECK(dropped_new > 0);
+    CHECK(d.stderr_text().find("ring buffer full") != std::string::npos);
+
+    // Every connection is either reported or counted as lost.
+    size_t reported = 0;
+    for (const auto &j : events)
+        if (is_action(j, "flow-start") && at(j, "process.pid") == storm.pid()) ++reported;
+    MESSAGE("4 KiB ring buffer, " << kConns << " connections: " << reported
+                                  << " flow-start reported, " << dropped_new
+                                  << " flow_new events counted as dropped");
+    CHECK(reported < kConns);
+    CHECK(reported + dropped_new >= kConns);
+}
+
+TEST_CASE("SIGINT (Ctrl-C) stops policerd cleanly too") {
+    Policerd d;
+    CHECK(d.stop(SIGINT) == 0);
+    CHECK(is_action(d.events().back(), "agent-stop"));
+    CHECK(d.stderr_text().find("received Interrupt") != std::string::npos);
 }
 
 TEST_CASE("SIGTERM stops policerd cleanly: final stats, agent-stop, probes detached") {

@@ -297,10 +297,10 @@ void Policerd::resume() {
     kill(pid_, SIGCONT);
 }
 
-int Policerd::stop() {
+int Policerd::stop(int sig) {
     if (pid_ > 0 && exit_code_ < 0) {
         kill(pid_, SIGCONT);
-        kill(pid_, SIGTERM);
+        kill(pid_, sig);
         exit_code_ = wait_deadline(pid_, 15000ms);
     }
     if (reader_.joinable()) reader_.join();

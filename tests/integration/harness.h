@@ -88,8 +88,8 @@ public:
     pid_t pid() const { return pid_; }
     void pause();  // SIGSTOP: the kernel keeps writing to the ring buffer
     void resume(); // SIGCONT
-    // SIGTERM and wait; returns the exit code. Idempotent.
-    int stop();
+    // Sends `sig` (SIGTERM by default) and waits; returns the exit code. Idempotent.
+    int stop(int sig = 15);
     std::string stderr_text() const;
 
 private:
