@@ -8,6 +8,6 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "run.sh: policerd loads eBPF programs and must run as root (try: sudo $0 $*)" >&2
     exit 1
 fi
-./scripts/deps.sh
+./scripts/deps.sh >&2
 ./scripts/build.sh >&2
 exec "${POLICER_BUILD_DIR:-build}/policer/policerd" --events-stdout "$@"
