@@ -1,6 +1,7 @@
 // proc_reader.cpp - see proc_reader.h.
 #include "enrich/proc_reader.h"
 
+#include "common/text.h"
 #include "enrich/kernel_strings.h"
 
 #include <cerrno>
@@ -63,41 +64,29 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text) {
 std::optional<ProcIds> parse_proc_status_ids(std::string_view text) {
     ProcIds ids;
     bool have_uid = false, have_gid = false;
-    size_t pos = 0;
-    while (pos < text.size()) {
-        size_t end = text.find('\n', pos);
-        if (end == std::string_view::npos) end = text.size();
-        std::string_view line = text.substr(pos, end - pos);
-        pos = end + 1;
+    bool bad = for_each_line(text, [&](std::string_view line) {
         bool is_uid = line.rfind("Uid:", 0) == 0, is_gid = line.rfind("Gid:", 0) == 0;
-        if (!is_uid && !is_gid) continue;
+        if (!is_uid && !is_gid) return false;
         auto f = split_ws(line.substr(4)); // real effective saved fs
         uint32_t real = 0, eff = 0;
-        if (f.size() < 2 || !parse_num(f[0], real) || !parse_num(f[1], eff)) return std::nullopt;
-        if (is_uid) {
-            ids.uid = real;
-            ids.euid = eff;
-            have_uid = true;
-        } else {
-            ids.gid = real;
-            ids.egid = eff;
-            have_gid = true;
-        }
-    }
-    if (!have_uid || !have_gid) return std::nullopt;
+        if (f.size() < 2 || !parse_num(f[0], real) || !parse_num(f[1], eff)) return true;
+        (is_uid ? ids.uid : ids.gid) = real;
+        (is_uid ? ids.euid : ids.egid) = eff;
+        (is_uid ? have_uid : have_gid) = true;
+        return false;
+    });
+    if (bad || !have_uid || !have_gid) return std::nullopt;
     return ids;
 }
 
 std::optional<std::string> parse_proc_cgroup_v2(std::string_view text) {
-    size_t pos = 0;
-    while (pos < text.size()) {
-        size_t end = text.find('\n', pos);
-        if (end == std::string_view::npos) end = text.size();
-        std::string_view line = text.substr(pos, end - pos);
-        pos = end + 1;
-        if (line.rfind("0::", 0) == 0) return std::string(line.substr(3));
-    }
-    return std::nullopt;
+    std::optional<std::string> path;
+    for_each_line(text, [&](std::string_view line) {
+        if (line.rfind("0::", 0) != 0) return false;
+        path = std::string(line.substr(3));
+        return true;
+    });
+    return path;
 }
 
 std::optional<std::string> read_file_bounded(const std::string &path, size_t max_bytes) {

@@ -113,28 +113,27 @@ Result<Command> parse_options(int argc, const char *const *argv) {
         o.btf = r["btf"].as<std::string>();
         o.bpffs = r["bpffs"].as<std::string>();
 
-        auto ring = parse_size(r["ringbuf-size"].as<std::string>());
-        if (!ring) return Error{"--ringbuf-size: " + ring.error().message};
-        auto ring32 = narrow<uint32_t>(*ring, "ringbuf-size");
-        if (!ring32) return ring32.error();
-        if (*ring32 < 4096 || (*ring32 & (*ring32 - 1)) != 0)
-            return Error{"--ringbuf-size: " + std::to_string(*ring32) +
+        // A size option: "65536", "512K", "8M"; at least `min`.
+        auto size_option = [&](const char *name, uint32_t min) -> Result<uint32_t> {
+            auto v = parse_size(r[name].as<std::string>());
+            if (!v) return Error{std::string("--") + name + ": " + v.error().message};
+            auto v32 = narrow<uint32_t>(*v, name);
+            if (v32 && *v32 < min)
+                return Error{std::string("--") + name + " must be at least " + std::to_string(min)};
+            return v32;
+        };
+        auto ring = size_option("ringbuf-size", 0);
+        if (!ring) return ring.error();
+        if (*ring < 4096 || (*ring & (*ring - 1)) != 0)
+            return Error{"--ringbuf-size: " + std::to_string(*ring) +
                          " bytes is not a power of two of at least 4K (examples: 1M, 8M, 64M)"};
-        o.ringbuf_bytes = *ring32;
-
-        auto flows = parse_size(r["max-flows"].as<std::string>());
-        if (!flows) return Error{"--max-flows: " + flows.error().message};
-        auto flows32 = narrow<uint32_t>(*flows, "max-flows");
-        if (!flows32) return flows32.error();
-        if (*flows32 == 0) return Error{"--max-flows must be at least 1"};
-        o.max_flows = *flows32;
-
-        auto procs = parse_size(r["max-processes"].as<std::string>());
-        if (!procs) return Error{"--max-processes: " + procs.error().message};
-        auto procs32 = narrow<uint32_t>(*procs, "max-processes");
-        if (!procs32) return procs32.error();
-        if (*procs32 == 0) return Error{"--max-processes must be at least 1"};
-        o.max_processes = *procs32;
+        o.ringbuf_bytes = *ring;
+        auto flows = size_option("max-flows", 1);
+        if (!flows) return flows.error();
+        o.max_flows = *flows;
+        auto procs = size_option("max-processes", 1);
+        if (!procs) return procs.error();
+        o.max_processes = *procs;
 
         o.udp_idle_timeout_s = r["udp-idle-timeout"].as<uint32_t>();
         if (o.udp_idle_timeout_s == 0) return Error{"--udp-idle-timeout must be at least 1"};

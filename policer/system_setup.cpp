@@ -1,6 +1,8 @@
 // system_setup.cpp - see system_setup.h.
 #include "policer/system_setup.h"
 
+#include "common/text.h"
+
 #include <linux/capability.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
@@ -36,12 +38,7 @@ bool has_cap(const __user_cap_data_struct data[2], int cap) {
 
 std::vector<MountEntry> parse_mounts(std::string_view text) {
     std::vector<MountEntry> out;
-    size_t pos = 0;
-    while (pos < text.size()) {
-        size_t end = text.find('\n', pos);
-        if (end == std::string_view::npos) end = text.size();
-        std::string_view line = text.substr(pos, end - pos);
-        pos = end + 1;
+    for_each_line(text, [&](std::string_view line) {
         std::string_view f[3];
         size_t i = 0, n = 0;
         while (n < 3 && i < line.size()) {
@@ -50,10 +47,11 @@ std::vector<MountEntry> parse_mounts(std::string_view text) {
             f[n++] = line.substr(i, j - i);
             i = j + 1;
         }
-        if (n < 3) continue;
-        out.push_back(
-            MountEntry{unescape_mount_field(f[0]), unescape_mount_field(f[1]), std::string(f[2])});
-    }
+        if (n == 3)
+            out.push_back(MountEntry{unescape_mount_field(f[0]), unescape_mount_field(f[1]),
+                                     std::string(f[2])});
+        return false;
+    });
     return out;
 }
 
