@@ -1,5 +1,6 @@
 // pl-udp: UDP for the tests.
-//   pl-udp send ADDR PORT COUNT SIZE [--expect-replies]   unconnected: sendto()/recvfrom()
+//   pl-udp send ADDR PORT COUNT SIZE [--expect-replies] [--hold SECONDS]
+//       unconnected: sendto()/recvfrom(); --hold keeps the socket open that long before exiting
 //   pl-udp send-connected ADDR PORT COUNT SIZE [--expect-replies]   connect(), then send()/recv()
 //   pl-udp serve ADDR PORT COUNT                          echo COUNT datagrams back, then exit
 // Prints "ready" on stdout once a server is bound.
@@ -73,7 +74,17 @@ int main(int argc, char **argv) {
     if (mode == "send") {
         if (argc < 6) return 2;
         size_t size = static_cast<size_t>(std::atoi(argv[5]));
-        bool replies = argc > 6 && std::string(argv[6]) == "--expect-replies";
+        bool replies = false;
+        unsigned hold = 0;
+        for (int a = 6; a < argc; ++a) {
+            std::string opt = argv[a];
+            if (opt == "--expect-replies")
+                replies = true;
+            else if (opt == "--hold" && a + 1 < argc)
+                hold = static_cast<unsigned>(std::atoi(argv[++a]));
+            else
+                return 2;
+        }
         std::vector<char> buf(size, 'x');
         for (int i = 0; i < count; ++i) {
             if (sendto(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr *>(&addr), alen) <
@@ -87,6 +98,7 @@ int main(int argc, char **argv) {
                     die("recvfrom");
             }
         }
+        if (hold) sleep(hold);
         return 0;
     }
     if (mode == "serve") {

@@ -250,6 +250,26 @@ TEST_CASE("connected UDP (connect, send, recv) from a container") {
     CHECK(at(*end, "destination.packets") == 2);
 }
 
+TEST_CASE("a UDP flow whose socket stays open ends after the idle timeout") {
+    Policerd d({"--udp-idle-timeout", "1"});
+    TestContainer c(20);
+    const uint16_t port = 18020;
+    // Nobody listens: the datagrams go out and the socket stays open, silent, for 6 s.
+    Child client(c.argv(kNobody, kNogroup,
+                        {Binaries::udp(), "send", c.net().host_ip4(), std::to_string(port), "2",
+                         "30", "--hold", "6"}));
+    auto start = d.wait_for(flow_of("flow-start", client.pid(), "udp"));
+    REQUIRE(start);
+    auto end = d.wait_for(flow_end_of(*start), 5000ms);
+    REQUIRE_MESSAGE(end, "no idle flow-end; stderr:\n" << d.stderr_text());
+    CHECK(at(*end, "policer.flow.end_reason") == "idle");
+    CHECK(at(*end, "source.bytes") == 60);
+    CHECK(at(*end, "source.packets") == 2);
+    check_container_identity(*end, c, client.pid(), real_path(Binaries::udp()));
+    // The process is still running: the flow ended because it went quiet, not because it closed.
+    CHECK(access(("/proc/" + std::to_string(client.pid())).c_str(), F_OK) == 0);
+}
+
 TEST_CASE("IPv6: TCP and UDP from a container carry IPv6 addresses") {
     Policerd d;
     TestContainer c(15);
