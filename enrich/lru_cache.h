@@ -61,6 +61,9 @@ public:
         return true;
     }
 
+    // The least recently used entry, without touching it; nullptr when empty.
+    const std::pair<K, V> *lru() const { return items_.empty() ? nullptr : &items_.back(); }
+
     // Removes and returns the least recently used entry (for callers that must close it out).
     std::optional<std::pair<K, V>> pop_lru() {
         if (items_.empty()) return std::nullopt;

@@ -24,15 +24,4 @@ uint64_t BootClock::now_boot_ns() const {
     return read_clock(CLOCK_BOOTTIME);
 }
 
-std::string format_timestamp(uint64_t unix_ns) {
-    time_t secs = static_cast<time_t>(unix_ns / 1000000000ull);
-    unsigned micros = static_cast<unsigned>((unix_ns % 1000000000ull) / 1000);
-    tm utc{};
-    gmtime_r(&secs, &utc);
-    char buf[40];
-    size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &utc);
-    snprintf(buf + n, sizeof(buf) - n, ".%06uZ", micros);
-    return buf;
-}
-
 } // namespace policer::daemon

@@ -2,6 +2,8 @@
 // @timestamp fields. The offset is re-read periodically so that NTP steps are followed.
 #pragma once
 
+#include "common/timestamp.h"
+
 #include <cstdint>
 #include <string>
 
@@ -20,7 +22,6 @@ private:
     uint64_t offset_ns_ = 0;
 };
 
-// RFC 3339 / ISO 8601 UTC with microseconds: "2026-11-24T13:20:01.123456Z".
-std::string format_timestamp(uint64_t unix_ns);
+using policer::format_timestamp;
 
 } // namespace policer::daemon

@@ -22,6 +22,8 @@ namespace {
 constexpr uint64_t kMs = 1000000ull;
 constexpr uint64_t kSec = 1000000000ull;
 constexpr int kTickMs = 50;
+// An address learned from a DNS answer labels flows for its TTL plus this long.
+constexpr uint64_t kDomainGraceNs = 300 * kSec;
 
 const char *event_type_name(uint32_t t) {
     switch (t) {
@@ -57,13 +59,20 @@ std::string host_name() {
 } // namespace
 
 Daemon::Daemon(const Options &opts, std::unique_ptr<probes::ProbeSet> probes,
-               enrich::CgroupPaths cgroups)
+               enrich::CgroupPaths cgroups, std::unique_ptr<l7::DpiEngine> dpi)
     : opts_(opts), probes_(std::move(probes)), proc_("/proc"),
       procs_(opts.max_processes, opts.max_processes, proc_.tick_ns()),
       names_(4096, std::chrono::seconds(60)), cgroups_(std::move(cgroups)),
-      enricher_(procs_, names_, cgroups_, proc_), flows_(opts.max_flows) {
+      enricher_(procs_, names_, cgroups_, proc_), flows_(opts.max_flows), dpi_(std::move(dpi)),
+      domains_(opts.max_domains, kDomainGraceNs) {
     ecs_.host_name = host_name();
     ecs_.clock = &clock_;
+    if (dpi_)
+        dissector_ = std::make_unique<l7::Dissector>(
+            *dpi_, domains_, l7::DissectorConfig{opts.max_dissected_flows, opts.dissect_packets},
+            [this](const l7::DissectKey &k, const pl_flow_key &ref, const l7::L7Info &info) {
+                on_l7_done(k, ref, info);
+            });
 }
 
 Daemon::~Daemon() {
@@ -95,11 +104,22 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Options &opts) {
     popts.ringbuf_bytes = opts.ringbuf_bytes;
     popts.max_udp_flows = opts.max_flows;
     popts.max_pending_accepts = std::max<uint32_t>(1024, opts.max_flows / 4);
+    popts.sample_packets = opts.sample_packets;
+    popts.sample_bytes = opts.sample_bytes;
+    popts.samples_ringbuf_bytes = opts.samples_ringbuf_bytes;
+
+    std::unique_ptr<l7::DpiEngine> dpi;
+    if (opts.sample_packets > 0) {
+        auto engine = l7::DpiEngine::create();
+        if (!engine) return engine.error();
+        dpi = std::move(*engine);
+    }
     auto probes = probes::ProbeSet::load(popts);
     if (!probes) return probes.error();
     if (auto st = (*probes)->attach(); !st) return st.error();
 
-    std::unique_ptr<Daemon> d(new Daemon(opts, std::move(*probes), std::move(*cgroups)));
+    std::unique_ptr<Daemon> d(
+        new Daemon(opts, std::move(*probes), std::move(*cgroups), std::move(dpi)));
     if (auto st = d->setup_loop(); !st) return st.error();
     // After attaching: a process that execs meanwhile is in the ring buffer, read next.
     d->seed_processes();
@@ -107,8 +127,12 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Options &opts) {
 }
 
 Status Daemon::setup_loop() {
-    ring_ = ring_buffer__new(probes_->events_fd(), &Daemon::on_record, this, nullptr);
-    if (!ring_) return Error::from_errno("cannot open the events ring buffer");
+    // Samples first: ring_buffer__consume() drains rings in the order they were added, so a DNS
+    // answer is learned before the events of the connections it led to.
+    ring_ = ring_buffer__new(probes_->samples_fd(), &Daemon::on_sample_record, this, nullptr);
+    if (!ring_) return Error::from_errno("cannot open the samples ring buffer");
+    if (ring_buffer__add(ring_, probes_->events_fd(), &Daemon::on_record, this) != 0)
+        return Error::from_errno("cannot open the events ring buffer");
 
     sigset_t mask;
     sigemptyset(&mask);
@@ -146,10 +170,12 @@ void Daemon::seed_processes() {
 int Daemon::run() {
     Json start = agent_event("agent-start", "state", ecs_);
     start["agent"] = {{"type", "policerd"}, {"version", kVersion}};
+    if (dpi_) start["policer"]["ndpi"] = l7::DpiEngine::version();
     Json hooks = Json::array();
     for (const auto &h : probes_->hooks())
-        hooks.push_back({{"program", h.program}, {"hook", h.section}, {"target", h.target}});
-    start["policer"] = {{"hooks", hooks}};
+        hooks.push_back(
+            {{"program", h.program}, {"hook", h.section}, {"target", h.target}, {"id", h.id}});
+    start["policer"]["hooks"] = hooks;
     publish("agent", start);
     flush();
     spdlog::info("policerd {} ready: {} probes attached, cgroup hooks at {}", kVersion,
@@ -201,6 +227,60 @@ int Daemon::on_record(void *ctx, void *data, size_t len) {
     }
     std::visit([self](const auto &e) { self->handle(e); }, *ev);
     return 0;
+}
+
+int Daemon::on_sample_record(void *ctx, void *data, size_t len) {
+    auto *self = static_cast<Daemon *>(ctx);
+    auto s = decode_sample(data, len);
+    if (!s) {
+        if (self->counters_.invalid_samples++ < 10)
+            spdlog::warn("invalid payload sample from the probes: {}", s.error().message);
+        return 0;
+    }
+    self->on_sample(*s);
+    return 0;
+}
+
+void Daemon::on_sample(const SampleRecord &s) {
+    ++counters_.samples;
+    if (!dissector_) return;
+    // The flow's name in the kernel maps: the socket, and for UDP the remote endpoint.
+    pl_flow_key ref{};
+    ref.cookie = s.cookie;
+    if (s.proto == 17) {
+        l7::PacketView v;
+        if (l7::parse_packet(s.data, s.cap_len, v) == l7::PacketError::None) {
+            ref.family = v.family;
+            ref.rport = s.egress ? v.dport : v.sport;
+            std::memcpy(ref.raddr, s.egress ? v.dst : v.src, sizeof(ref.raddr));
+        }
+    }
+    dissector_->feed(ref, s.data, s.cap_len, s.ts_ns);
+}
+
+l7::DissectKey Daemon::dissect_key(const FlowRecord &rec) {
+    const pl_tuple &t = rec.tuple;
+    return l7::DissectKey::of(rec.key.k.cookie, t.family, t.proto, t.saddr, t.sport, t.daddr,
+                              t.dport);
+}
+
+void Daemon::on_l7_done(const l7::DissectKey &, const pl_flow_key &ref, const l7::L7Info &info) {
+    probes_->mark_classified(ref); // the kernel stops sampling this flow
+    FlowRecord *rec = flows_.find(FlowKey{ref});
+    if (!rec) return; // its flow event is still on its way (or it ended): picked up then
+    rec->l7 = info;
+    rec->l7_ns = clock_.now_boot_ns();
+    if (rec->start_reported && !rec->l7_reported) {
+        rec->l7_reported = true;
+        publish("flow.l7", flow_event(*rec, FlowPhase::Classified, ecs_));
+    }
+}
+
+// The final L7 result of a flow that is ending; frees its dissection state.
+void Daemon::finalize_l7(FlowRecord &rec) {
+    if (!dissector_) return;
+    if (auto info = dissector_->take(dissect_key(rec))) rec.l7 = std::move(*info);
+    probes_->forget_flow(rec.key.k);
 }
 
 void Daemon::handle(const pl_exec_event &e) {
@@ -266,13 +346,24 @@ void Daemon::flow_new(const pl_flow_event &e) {
     if (tcp) {
         rec.key = FlowKey::tcp(e.cookie);
     } else {
-        pl_udp_key k{};
+        pl_flow_key k{};
         k.cookie = e.cookie;
         k.family = e.tuple.family;
         const bool egress = e.tuple.direction == PL_DIR_EGRESS;
         k.rport = egress ? e.tuple.dport : e.tuple.sport;
         std::memcpy(k.raddr, egress ? e.tuple.daddr : e.tuple.saddr, sizeof(k.raddr));
         rec.key = FlowKey::udp(k);
+    }
+
+    const bool egress = e.tuple.direction == PL_DIR_EGRESS;
+    rec.remote_domain =
+        domains_.lookup(e.tuple.family, egress ? e.tuple.daddr : e.tuple.saddr, e.hdr.ts_ns);
+    if (dissector_) {
+        // Its first samples may have been dissected before this event was read.
+        if (const l7::L7Info *info = dissector_->peek(dissect_key(rec)); info && info->done) {
+            rec.l7 = *info;
+            rec.l7_ns = e.hdr.ts_ns;
+        }
     }
 
     // An inbound TCP flow is reported once we know who accept()s it (or after accept-wait).
@@ -307,6 +398,7 @@ void Daemon::flow_end(const pl_flow_event &e) {
     } else if (!rec->start_reported) {
         report_start(*rec);
     }
+    finalize_l7(*rec);
     rec->end_ns = e.hdr.ts_ns;
     rec->counters = e.counters;
     rec->flags |= e.flags;
@@ -335,6 +427,7 @@ void Daemon::end_udp_flow(const FlowKey &key, EndReason reason, uint64_t now_ns,
         rec->start_reported = true;
     }
     if (kv) rec->counters = kv->counters;
+    finalize_l7(*rec);
     rec->end_ns = reason == EndReason::Idle && kv ? kv->last_ns : now_ns;
     rec->end_reason = reason;
     rec->flags |= reason == EndReason::Idle ? PL_FLOW_IDLE : PL_FLOW_CLOSED;
@@ -347,6 +440,7 @@ void Daemon::evicted(FlowRecord rec, uint64_t now_ns) {
         auto kv = probes_->take_udp_flow(rec.key.k);
         if (!rec.start_reported) report_start(rec);
         if (kv) rec.counters = kv->counters;
+        finalize_l7(rec);
         rec.end_ns = now_ns;
         rec.end_reason = EndReason::Evicted;
         report_end(rec);
@@ -360,6 +454,10 @@ void Daemon::report_start(FlowRecord &rec) {
     rec.start_reported = true;
     ++counters_.flows_started;
     publish("flow.start", flow_event(rec, FlowPhase::Start, ecs_));
+    if (rec.l7 && !rec.l7_reported) {
+        rec.l7_reported = true;
+        publish("flow.l7", flow_event(rec, FlowPhase::Classified, ecs_));
+    }
 }
 
 void Daemon::report_end(FlowRecord &rec) {
@@ -374,6 +472,8 @@ void Daemon::tick() {
         FlowRecord *rec = flows_.find(key);
         if (rec && !rec->start_reported) report_start(*rec); // accepted by no one we saw
     }
+
+    if (dissector_) dissector_->expire(now, opts_.dissect_idle_s * kSec);
 
     uint64_t sweep_every = std::min<uint64_t>(5 * kSec, opts_.udp_idle_timeout_s * kSec / 2);
     if (now - last_sweep_ns_ >= std::max<uint64_t>(sweep_every, kSec / 2)) {
@@ -432,7 +532,9 @@ Json Daemon::stats_event(const char *action) {
                          {"udp_flow_insert_failures", c->value[PL_CNT_UDP_FLOW_INSERT_FAIL]},
                          {"sockets_without_identity", c->value[PL_CNT_NO_SOCK_STATE]},
                          {"exe_paths_truncated", c->value[PL_CNT_EXE_TRUNCATED]},
-                         {"accepts_not_tracked", c->value[PL_CNT_ACCEPT_MISS]}};
+                         {"accepts_not_tracked", c->value[PL_CNT_ACCEPT_MISS]},
+                         {"samples_written", c->value[PL_CNT_SAMPLES]},
+                         {"tcp_sample_parse_failures", c->value[PL_CNT_SAMPLE_PARSE_FAIL]}};
     }
     pol["ringbuf"] = ring;
     pol["events"] = {{"received", counters_.events}, {"invalid", counters_.invalid_events}};
@@ -443,6 +545,19 @@ Json Daemon::stats_event(const char *action) {
                     {"evicted", flows_.evictions()},
                     {"ends_without_start", counters_.flow_ends_without_start},
                     {"accepts_without_flow", counters_.accepts_without_flow}};
+    Json l7 = {{"samples", counters_.samples},
+               {"invalid_samples", counters_.invalid_samples},
+               {"domains_known", domains_.size()}};
+    if (dissector_) {
+        const auto &ds = dissector_->stats();
+        l7["flows_dissecting"] = dissector_->size();
+        l7["flows_dissected"] = ds.flows;
+        l7["classified"] = ds.classified;
+        l7["evicted"] = ds.evicted;
+        l7["malformed_samples"] = ds.malformed;
+        l7["dns_responses"] = ds.dns_responses;
+    }
+    pol["l7"] = l7;
     auto ps = procs_.stats();
     pol["processes"] = {{"live", ps.live},
                         {"exited_remembered", ps.exited},

@@ -12,6 +12,9 @@
 #include "policer/event_decoder.h"
 #include "policer/event_sink.h"
 #include "policer/flow_table.h"
+#include "policer/l7/dissector.h"
+#include "policer/l7/domain_cache.h"
+#include "policer/l7/dpi_engine.h"
 #include "policer/options.h"
 #include "probes/probe_set.h"
 
@@ -30,6 +33,8 @@ struct DaemonCounters {
     uint64_t flows_ended = 0;
     uint64_t flow_ends_without_start = 0; // the start was lost or evicted: reported anyway
     uint64_t accepts_without_flow = 0;
+    uint64_t samples = 0;
+    uint64_t invalid_samples = 0;
 };
 
 class Daemon {
@@ -46,12 +51,17 @@ public:
 
 private:
     Daemon(const Options &opts, std::unique_ptr<probes::ProbeSet> probes,
-           enrich::CgroupPaths cgroups);
+           enrich::CgroupPaths cgroups, std::unique_ptr<l7::DpiEngine> dpi);
 
     Status setup_loop();
     void seed_processes();
 
     static int on_record(void *ctx, void *data, size_t len);
+    static int on_sample_record(void *ctx, void *data, size_t len);
+    void on_sample(const SampleRecord &s);
+    void on_l7_done(const l7::DissectKey &key, const pl_flow_key &ref, const l7::L7Info &info);
+    void finalize_l7(FlowRecord &rec);
+    static l7::DissectKey dissect_key(const FlowRecord &rec);
     void handle(const pl_exec_event &e);
     void handle(const pl_fork_event &e);
     void handle(const pl_exit_event &e);
@@ -82,6 +92,9 @@ private:
     enrich::CgroupPaths cgroups_;
     enrich::Enricher enricher_;
     FlowTable flows_;
+    std::unique_ptr<l7::DpiEngine> dpi_; // null when L7 dissection is off
+    l7::DomainCache domains_;
+    std::unique_ptr<l7::Dissector> dissector_;
     BootClock clock_;
     EcsContext ecs_;
     std::vector<std::unique_ptr<EventSink>> sinks_;

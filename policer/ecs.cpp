@@ -1,7 +1,9 @@
 // ecs.cpp - see ecs.h.
 #include "policer/ecs.h"
 
+#include "common/net.h"
 #include "enrich/kernel_strings.h"
+#include "policer/l7/l7_ecs.h"
 
 #include <arpa/inet.h>
 
@@ -9,11 +11,6 @@
 
 namespace policer::daemon {
 namespace {
-
-bool is_v4_mapped(const uint8_t a[16]) {
-    static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    return std::memcmp(a, prefix, sizeof(prefix)) == 0;
-}
 
 const char *direction_name(uint8_t d) {
     switch (d) {
@@ -80,13 +77,6 @@ Json process_json(const enrich::Identity &who, const EcsContext &ctx) {
 
 } // namespace
 
-std::string format_ip(uint8_t family, const uint8_t addr[16]) {
-    char buf[INET6_ADDRSTRLEN];
-    if (family == 2) return inet_ntop(AF_INET, addr, buf, sizeof(buf)) ? buf : "";
-    if (is_v4_mapped(addr)) return inet_ntop(AF_INET, addr + 12, buf, sizeof(buf)) ? buf : "";
-    return inet_ntop(AF_INET6, addr, buf, sizeof(buf)) ? buf : "";
-}
-
 const char *network_type(const pl_tuple &t) {
     if (t.family == 2) return "ipv4";
     return is_v4_mapped(t.saddr) && is_v4_mapped(t.daddr) ? "ipv4" : "ipv6";
@@ -97,14 +87,26 @@ Json flow_event(const FlowRecord &f, FlowPhase phase, const EcsContext &ctx) {
     const pl_tuple &t = f.tuple;
     const enrich::Identity &who = f.who;
     Json doc;
-    uint64_t ts = end ? f.end_ns : f.start_ns;
+    uint64_t ts = end ? f.end_ns : phase == FlowPhase::Classified ? f.l7_ns : f.start_ns;
     doc["@timestamp"] = format_timestamp(ctx.clock ? ctx.clock->to_unix_ns(ts) : ts);
 
     Json event;
     event["kind"] = "event";
     event["category"] = {"network"};
-    event["type"] = end ? Json::array({"end", "connection"}) : Json::array({"start", "connection"});
-    event["action"] = end ? "flow-end" : "flow-start";
+    switch (phase) {
+    case FlowPhase::Start:
+        event["type"] = {"start", "connection"};
+        event["action"] = "flow-start";
+        break;
+    case FlowPhase::Classified:
+        event["type"] = {"protocol", "connection"};
+        event["action"] = "flow-classified";
+        break;
+    case FlowPhase::End:
+        event["type"] = {"end", "connection"};
+        event["action"] = "flow-end";
+        break;
+    }
     event["dataset"] = "policer.flow";
     if (end && f.end_ns >= f.start_ns) event["duration"] = f.end_ns - f.start_ns;
     doc["event"] = event;
@@ -128,6 +130,7 @@ Json flow_event(const FlowRecord &f, FlowPhase phase, const EcsContext &ctx) {
         net["bytes"] = c.bytes_sent + c.bytes_received;
         net["packets"] = c.packets_sent + c.packets_received;
     }
+    if (f.remote_domain) (t.direction == PL_DIR_INGRESS ? src : dst)["domain"] = *f.remote_domain;
     doc["network"] = net;
     doc["source"] = src;
     doc["destination"] = dst;
@@ -175,6 +178,7 @@ Json flow_event(const FlowRecord &f, FlowPhase phase, const EcsContext &ctx) {
     }
     pol["flow"] = flow;
     doc["policer"] = pol;
+    if (f.l7) l7::add_l7_fields(doc, *f.l7);
     return doc;
 }
 

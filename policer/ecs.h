@@ -3,6 +3,7 @@
 // `policer.*`. docs/events.md lists every field.
 #pragma once
 
+#include "common/net.h"
 #include "policer/boot_clock.h"
 #include "policer/flow_table.h"
 
@@ -14,8 +15,6 @@ namespace policer::daemon {
 
 using Json = nlohmann::ordered_json;
 
-// "10.0.0.1", "fd00::1"; an IPv4-mapped IPv6 address is shown as IPv4.
-std::string format_ip(uint8_t family, const uint8_t addr[16]);
 // "ipv4" or "ipv6", after IPv4-mapped addresses are unmapped.
 const char *network_type(const pl_tuple &t);
 
@@ -24,7 +23,11 @@ struct EcsContext {
     const BootClock *clock = nullptr;
 };
 
-enum class FlowPhase { Start, End };
+enum class FlowPhase {
+    Start,      // flow-start
+    Classified, // flow-classified: L7 dissection has its result
+    End,        // flow-end
+};
 
 Json flow_event(const FlowRecord &flow, FlowPhase phase, const EcsContext &ctx);
 

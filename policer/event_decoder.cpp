@@ -70,4 +70,27 @@ Result<ProbeEvent> decode_event(const void *data, size_t len) {
     }
 }
 
+Result<SampleRecord> decode_sample(const void *data, size_t len) {
+    if (len < PL_SAMPLE_HEADER_SIZE)
+        return Error{"sample of " + std::to_string(len) + " bytes is shorter than its header"};
+    pl_sample_event head;
+    std::memcpy(&head, data, PL_SAMPLE_HEADER_SIZE);
+    if (head.hdr.type != PL_EV_SAMPLE)
+        return Error{"record of type " + std::to_string(head.hdr.type) + " on the samples ring"};
+    if (head.hdr.size != len || head.cap_len != len - PL_SAMPLE_HEADER_SIZE ||
+        head.cap_len > PL_SAMPLE_MAX || head.cap_len > head.pkt_len)
+        return Error{"sample with inconsistent lengths"};
+    if ((head.proto != 6 && head.proto != 17) || head.egress > 1)
+        return Error{"sample with an invalid protocol or direction"};
+    SampleRecord r;
+    r.ts_ns = head.hdr.ts_ns;
+    r.cookie = head.cookie;
+    r.pkt_len = head.pkt_len;
+    r.egress = head.egress == 1;
+    r.proto = head.proto;
+    r.data = static_cast<const uint8_t *>(data) + PL_SAMPLE_HEADER_SIZE;
+    r.cap_len = head.cap_len;
+    return r;
+}
+
 } // namespace policer::daemon

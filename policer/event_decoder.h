@@ -16,4 +16,18 @@ using ProbeEvent = std::variant<pl_exec_event, pl_fork_event, pl_exit_event, pl_
 
 Result<ProbeEvent> decode_event(const void *data, size_t len);
 
+// A payload sample (pl_samples ring). `data` points into the ring record: valid only during
+// the ring-buffer callback.
+struct SampleRecord {
+    uint64_t ts_ns = 0;
+    uint64_t cookie = 0;
+    uint32_t pkt_len = 0;
+    bool egress = false;
+    uint8_t proto = 0;
+    const uint8_t *data = nullptr;
+    size_t cap_len = 0;
+};
+
+Result<SampleRecord> decode_sample(const void *data, size_t len);
+
 } // namespace policer::daemon

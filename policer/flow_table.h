@@ -6,6 +6,7 @@
 
 #include "enrich/identity.h"
 #include "enrich/lru_cache.h"
+#include "policer/l7/l7_info.h"
 #include "probes/probe_abi.h"
 
 #include <cstdint>
@@ -19,10 +20,10 @@ namespace policer::daemon {
 
 // TCP flows are their socket (cookie); UDP flows are (socket, remote endpoint).
 struct FlowKey {
-    pl_udp_key k{};
+    pl_flow_key k{};
 
     static FlowKey tcp(uint64_t cookie);
-    static FlowKey udp(const pl_udp_key &key) { return FlowKey{key}; }
+    static FlowKey udp(const pl_flow_key &key) { return FlowKey{key}; }
     bool is_udp() const { return k.family != 0; }
     bool operator==(const FlowKey &o) const { return std::memcmp(&k, &o.k, sizeof(k)) == 0; }
 };
@@ -43,6 +44,10 @@ struct FlowRecord {
     uint32_t flags = 0; // PL_FLOW_*
     EndReason end_reason = EndReason::Closed;
     bool start_reported = false;
+    std::optional<std::string> remote_domain; // from DNS answers seen before the flow began
+    std::optional<l7::L7Info> l7;             // once dissection has a result
+    uint64_t l7_ns = 0;                       // when that result came
+    bool l7_reported = false;                 // flow-classified published
 };
 
 class FlowTable {

@@ -91,6 +91,13 @@ Result<Command> parse_options(int argc, const char *const *argv) {
         ("accept-wait", "Milliseconds an inbound TCP flow waits to learn which process "
                         "accept()s it before it is reported with the listener's identity", cxxopts::value<uint32_t>()->default_value(std::to_string(o.accept_wait_ms)))
         ("stats-interval", "Seconds between agent-stats events (drops, table fill); 0: only at exit", cxxopts::value<uint32_t>()->default_value(std::to_string(o.stats_interval_s)))
+        ("sample-packets", "L7: payload packets sampled per flow and direction for nDPI; 0 turns L7 dissection off", cxxopts::value<uint32_t>()->default_value(std::to_string(o.sample_packets)))
+        ("sample-bytes", "L7: bytes kept of each sampled packet, from its IP header (at most 2048)", cxxopts::value<uint32_t>()->default_value(std::to_string(o.sample_bytes)))
+        ("samples-ringbuf-size", "L7: ring buffer for payload samples, power of two", cxxopts::value<std::string>()->default_value("4M"))
+        ("max-dissected-flows", "L7: flows dissected at once (nDPI state is freed as each finishes)", cxxopts::value<std::string>()->default_value(std::to_string(o.max_dissected_flows)))
+        ("dissect-packets", "L7: packets inspected per flow before giving up on it", cxxopts::value<uint32_t>()->default_value(std::to_string(o.dissect_packets)))
+        ("dissect-idle", "L7: seconds without a sample after which a flow's dissection is finished", cxxopts::value<uint32_t>()->default_value(std::to_string(o.dissect_idle_s)))
+        ("max-domains", "L7: addresses remembered from DNS answers (destination.domain)", cxxopts::value<std::string>()->default_value(std::to_string(o.max_domains)))
         ("log-level", "trace, debug, info, warn, error or off (logs go to stderr)", cxxopts::value<std::string>()->default_value(o.log_level))
         ("version", "Print the version and exit")
         ("h,help", "Print this help and exit");
@@ -134,6 +141,28 @@ Result<Command> parse_options(int argc, const char *const *argv) {
         auto procs = size_option("max-processes", 1);
         if (!procs) return procs.error();
         o.max_processes = *procs;
+
+        auto sring = size_option("samples-ringbuf-size", 0);
+        if (!sring) return sring.error();
+        if (*sring < 4096 || (*sring & (*sring - 1)) != 0)
+            return Error{"--samples-ringbuf-size: " + std::to_string(*sring) +
+                         " bytes is not a power of two of at least 4K (examples: 1M, 4M)"};
+        o.samples_ringbuf_bytes = *sring;
+        o.sample_packets = r["sample-packets"].as<uint32_t>();
+        if (o.sample_packets > 65535) return Error{"--sample-packets must be at most 65535"};
+        o.sample_bytes = r["sample-bytes"].as<uint32_t>();
+        if (o.sample_bytes < 64 || o.sample_bytes > 2048)
+            return Error{"--sample-bytes must be between 64 and 2048"};
+        auto dflows = size_option("max-dissected-flows", 1);
+        if (!dflows) return dflows.error();
+        o.max_dissected_flows = *dflows;
+        o.dissect_packets = r["dissect-packets"].as<uint32_t>();
+        if (o.dissect_packets == 0) return Error{"--dissect-packets must be at least 1"};
+        o.dissect_idle_s = r["dissect-idle"].as<uint32_t>();
+        if (o.dissect_idle_s == 0) return Error{"--dissect-idle must be at least 1"};
+        auto domains = size_option("max-domains", 1);
+        if (!domains) return domains.error();
+        o.max_domains = *domains;
 
         o.udp_idle_timeout_s = r["udp-idle-timeout"].as<uint32_t>();
         if (o.udp_idle_timeout_s == 0) return Error{"--udp-idle-timeout must be at least 1"};

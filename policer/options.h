@@ -20,6 +20,14 @@ struct Options {
     uint32_t udp_idle_timeout_s = 60;
     uint32_t accept_wait_ms = 200;
     uint32_t stats_interval_s = 60;
+    // L7 dissection
+    uint32_t sample_packets = 8;  // per flow and direction; 0: no L7 dissection
+    uint32_t sample_bytes = 1500; // per sampled packet
+    uint32_t samples_ringbuf_bytes = 4u << 20;
+    uint32_t max_dissected_flows = 16384; // flows with nDPI state or a pending result
+    uint32_t dissect_packets = 32;        // packets inspected per flow before giving up
+    uint32_t dissect_idle_s = 60;         // a flow with no sample for this long is finished
+    uint32_t max_domains = 65536;         // IP -> domain cache from DNS answers
     std::string log_level = "info";
 };
 

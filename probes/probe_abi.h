@@ -31,7 +31,8 @@ enum pl_event_type {
     PL_EV_SOCK_CLOSE = 7,   /* struct pl_sock_close_event */
     PL_EV_CGROUP_MKDIR = 8, /* struct pl_cgroup_event */
     PL_EV_CGROUP_RMDIR = 9, /* struct pl_cgroup_event */
-    PL_EV_TYPE_MAX = 10,
+    PL_EV_SAMPLE = 10,      /* struct pl_sample_event, on the pl_samples ring */
+    PL_EV_TYPE_MAX = 11,
 };
 
 struct pl_event_header {
@@ -142,8 +143,9 @@ struct pl_cgroup_event {
     char path[PL_CGROUP_PATH_LEN];
 };
 
-/* Key of the kernel UDP flow map: one flow per local socket and remote endpoint. */
-struct pl_udp_key {
+/* Key of a flow in the kernel maps: a TCP flow is its socket (cookie, the rest zero); a UDP
+ * flow is its socket and remote endpoint. */
+struct pl_flow_key {
     __u64 cookie;
     __u8 raddr[16];
     __u16 rport; /* host order */
@@ -151,12 +153,44 @@ struct pl_udp_key {
     __u8 _pad[5];
 };
 
+/* Payload sampling progress of one flow (kept in the socket's storage for TCP, in the UDP
+ * flow's map value for UDP). */
+struct pl_sample_state {
+    __u16 sent;     /* samples taken of packets the local socket sent */
+    __u16 received; /* ... and received */
+    __u8 done;      /* 1: sampling over (both directions full, or classified) */
+    __u8 _pad[3];
+};
+
 struct pl_udp_value {
     struct pl_flow_counters counters;
     __u64 first_ns;
     __u64 last_ns;
     struct pl_tuple tuple; /* oriented by the first packet seen */
+    struct pl_sample_state sample;
 };
+
+/* Flow-state map (user space -> kernel), keyed by struct pl_flow_key. */
+#define PL_FLOW_STATE_CLASSIFIED (1u << 0) /* dissection is over: stop sampling */
+
+struct pl_flow_state {
+    __u32 flags; /* PL_FLOW_STATE_* */
+    __u32 _pad;
+};
+
+/* The first packets of a flow, from the IP header on, for L7 dissection in user space. */
+#define PL_SAMPLE_MAX 2048 /* ceiling of bytes kept per packet (the configured cap is lower) */
+
+struct pl_sample_event {
+    struct pl_event_header hdr; /* size: offsetof(data) + cap_len */
+    __u64 cookie;               /* the local socket */
+    __u32 pkt_len;              /* length of the IP packet */
+    __u16 cap_len;              /* bytes of it in data[] */
+    __u8 egress;                /* 1: sent by the local socket; 0: received */
+    __u8 proto;                 /* IPPROTO_TCP or IPPROTO_UDP */
+    __u8 data[PL_SAMPLE_MAX];
+};
+#define PL_SAMPLE_HEADER_SIZE 32 /* offsetof(struct pl_sample_event, data) */
 
 /* Per-socket state kept in socket local storage (freed with the socket). */
 #define PL_SOCK_HAS_UDP_FLOWS (1u << 0)   /* sock_release must end this socket's UDP flows */
@@ -168,6 +202,7 @@ struct pl_sock_state {
     struct pl_ident ident; /* creator, refreshed by the process that connects or sends */
     __u32 flags;           /* PL_SOCK_* */
     __u32 _pad;
+    struct pl_sample_state sample; /* TCP payload sampling */
 };
 
 /* Indexes of the per-CPU counter array `pl_counters`. */
@@ -179,6 +214,8 @@ enum pl_counter {
     PL_CNT_NO_SOCK_STATE,                   /* flow on a socket with no captured identity */
     PL_CNT_EXE_TRUNCATED,                   /* exe path longer than PL_EXE_LEN or too deep */
     PL_CNT_ACCEPT_MISS,                     /* accept() of a socket not seen established */
+    PL_CNT_SAMPLE_PARSE_FAIL,               /* TCP packet whose headers could not be read */
+    PL_CNT_SAMPLES,                         /* payload samples written */
     PL_CNT_MAX,
 };
 

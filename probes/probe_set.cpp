@@ -79,6 +79,14 @@ Result<std::unique_ptr<ProbeSet>> ProbeSet::load(const ProbeOptions &opts) {
                      " bytes)"};
     if (opts.max_udp_flows == 0 || opts.max_pending_accepts == 0)
         return Error{"map sizes must be greater than zero"};
+    if (!is_power_of_two(opts.samples_ringbuf_bytes) ||
+        opts.samples_ringbuf_bytes < static_cast<uint32_t>(page))
+        return Error{"samples ring buffer size " + std::to_string(opts.samples_ringbuf_bytes) +
+                     " must be a power of two and at least one page"};
+    if (opts.sample_bytes < 1 || opts.sample_bytes > PL_SAMPLE_MAX)
+        return Error{"sample size must be between 1 and " + std::to_string(PL_SAMPLE_MAX) +
+                     " bytes"};
+    if (opts.sample_packets > 0xffff) return Error{"at most 65535 samples per flow and direction"};
 
     libbpf_set_print(libbpf_print);
 
@@ -91,6 +99,10 @@ Result<std::unique_ptr<ProbeSet>> ProbeSet::load(const ProbeOptions &opts) {
     bpf_map__set_max_entries(skel->maps.pl_events, opts.ringbuf_bytes);
     bpf_map__set_max_entries(skel->maps.pl_udp_flows, opts.max_udp_flows);
     bpf_map__set_max_entries(skel->maps.pl_pending_accept, opts.max_pending_accepts);
+    bpf_map__set_max_entries(skel->maps.pl_samples, opts.samples_ringbuf_bytes);
+    bpf_map__set_max_entries(skel->maps.pl_flow_state, opts.max_udp_flows);
+    skel->rodata->pl_cfg_sample_packets = opts.sample_packets;
+    skel->rodata->pl_cfg_sample_bytes = opts.sample_bytes;
 
     if (int err = policer_probes__load(skel); err)
         return Error::from_errno("cannot load the BPF programs (the libbpf log above names the "
@@ -122,6 +134,9 @@ Status ProbeSet::attach() {
                 "cannot attach " + hook.program + " (" + hook.section + ") to " + hook.target, err);
         }
         links.emplace_back(link);
+        bpf_prog_info info{};
+        uint32_t info_len = sizeof(info);
+        if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &info_len) == 0) hook.id = info.id;
         hooks.push_back(std::move(hook));
     }
     links_ = std::move(links);
@@ -131,6 +146,21 @@ Status ProbeSet::attach() {
 
 int ProbeSet::events_fd() const {
     return bpf_map__fd(skel_->maps.pl_events);
+}
+
+int ProbeSet::samples_fd() const {
+    return bpf_map__fd(skel_->maps.pl_samples);
+}
+
+void ProbeSet::mark_classified(const pl_flow_key &key) {
+    pl_flow_state st{};
+    st.flags = PL_FLOW_STATE_CLASSIFIED;
+    // Best effort: if the update fails the kernel just samples up to its per-flow bound.
+    bpf_map_update_elem(bpf_map__fd(skel_->maps.pl_flow_state), &key, &st, BPF_ANY);
+}
+
+void ProbeSet::forget_flow(const pl_flow_key &key) {
+    bpf_map_delete_elem(bpf_map__fd(skel_->maps.pl_flow_state), &key);
 }
 
 Result<Counters> ProbeSet::counters() const {
@@ -148,25 +178,25 @@ Result<Counters> ProbeSet::counters() const {
     return c;
 }
 
-std::optional<pl_udp_value> ProbeSet::udp_flow(const pl_udp_key &key) const {
+std::optional<pl_udp_value> ProbeSet::udp_flow(const pl_flow_key &key) const {
     pl_udp_value v{};
     if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.pl_udp_flows), &key, &v) != 0)
         return std::nullopt;
     return v;
 }
 
-std::optional<pl_udp_value> ProbeSet::take_udp_flow(const pl_udp_key &key) {
+std::optional<pl_udp_value> ProbeSet::take_udp_flow(const pl_flow_key &key) {
     pl_udp_value v{};
     if (bpf_map_lookup_and_delete_elem(bpf_map__fd(skel_->maps.pl_udp_flows), &key, &v) != 0)
         return std::nullopt;
     return v;
 }
 
-Result<std::vector<std::pair<pl_udp_key, pl_udp_value>>> ProbeSet::udp_flows() const {
+Result<std::vector<std::pair<pl_flow_key, pl_udp_value>>> ProbeSet::udp_flows() const {
     constexpr uint32_t kBatch = 256;
     int fd = bpf_map__fd(skel_->maps.pl_udp_flows);
-    std::vector<std::pair<pl_udp_key, pl_udp_value>> out;
-    std::vector<pl_udp_key> keys(kBatch);
+    std::vector<std::pair<pl_flow_key, pl_udp_value>> out;
+    std::vector<pl_flow_key> keys(kBatch);
     std::vector<pl_udp_value> values(kBatch);
     // The hash-map batch cursor is an opaque 4-byte bucket index; 8 bytes leaves room.
     uint64_t in = 0, next = 0;

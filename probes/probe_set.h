@@ -25,6 +25,10 @@ struct ProbeOptions {
     uint32_t ringbuf_bytes = 8u << 20; // power of two, at least one page
     uint32_t max_udp_flows = 65536;    // kernel UDP flow table (LRU)
     uint32_t max_pending_accepts = 16384;
+    // L7 payload sampling (0 packets: off).
+    uint32_t sample_packets = 8;  // per flow and direction
+    uint32_t sample_bytes = 1500; // per packet, at most PL_SAMPLE_MAX
+    uint32_t samples_ringbuf_bytes = 4u << 20;
 };
 
 // Where one program is attached, for status output and error messages.
@@ -32,6 +36,7 @@ struct Hook {
     std::string program; // e.g. pl_tcp_sockops
     std::string section; // e.g. sockops, tp_btf/sched_process_exec
     std::string target;  // cgroup path, or "kernel"
+    uint32_t id = 0;     // the kernel's id of the loaded program (bpftool prog show id N)
 };
 
 // Kernel-side counters, summed over CPUs (enum pl_counter).
@@ -57,15 +62,20 @@ public:
 
     const std::vector<Hook> &hooks() const { return hooks_; }
     int events_fd() const;
+    int samples_fd() const;
     uint32_t ringbuf_bytes() const { return opts_.ringbuf_bytes; }
 
     Result<Counters> counters() const;
 
     // UDP flow map: read without removing, or remove and return the final counters.
-    std::optional<pl_udp_value> udp_flow(const pl_udp_key &key) const;
-    std::optional<pl_udp_value> take_udp_flow(const pl_udp_key &key);
+    std::optional<pl_udp_value> udp_flow(const pl_flow_key &key) const;
+    std::optional<pl_udp_value> take_udp_flow(const pl_flow_key &key);
+    // Stop sampling a flow (its dissection is over); forget it when it ends.
+    void mark_classified(const pl_flow_key &key);
+    void forget_flow(const pl_flow_key &key);
+
     // Every UDP flow in the kernel map, read in batches (for the idle sweep).
-    Result<std::vector<std::pair<pl_udp_key, pl_udp_value>>> udp_flows() const;
+    Result<std::vector<std::pair<pl_flow_key, pl_udp_value>>> udp_flows() const;
 
 private:
     ProbeSet(ProbeOptions opts, policer_probes *skel);

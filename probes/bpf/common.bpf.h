@@ -42,6 +42,29 @@ PL_MAP struct {
     __uint(max_entries, 8 << 20); /* set by policerd */
 } pl_events SEC(".maps");
 
+/* Payload samples for L7 dissection: their own ring, so a burst of payload cannot crowd out
+ * flow events. */
+PL_MAP struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 4 << 20); /* set by policerd */
+} pl_samples SEC(".maps");
+
+/* Flow state set by user space (struct pl_flow_key -> struct pl_flow_state). */
+PL_MAP struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536); /* set by policerd */
+    __type(key, struct pl_flow_key);
+    __type(value, struct pl_flow_state);
+} pl_flow_state SEC(".maps");
+
+/* Where a sample is assembled before it is copied to pl_samples (too big for the stack). */
+PL_MAP struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct pl_sample_event);
+} pl_sample_scratch SEC(".maps");
+
 /* Per-CPU counters, indexed by enum pl_counter. */
 PL_MAP struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -63,7 +86,7 @@ PL_MAP struct {
 PL_MAP struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __uint(max_entries, 65536); /* set by policerd */
-    __type(key, struct pl_udp_key);
+    __type(key, struct pl_flow_key);
     __type(value, struct pl_udp_value);
 } pl_udp_flows SEC(".maps");
 

@@ -40,6 +40,9 @@ const char *Binaries::storm() {
 const char *Binaries::prefork() {
     return PL_PREFORK;
 }
+const char *Binaries::policer() {
+    return PL_POLICER;
+}
 
 namespace {
 
@@ -499,6 +502,45 @@ std::vector<TcpServer::Conn> TcpServer::connections() const {
 size_t TcpServer::connection_count() const {
     std::lock_guard<std::mutex> lk(mu_);
     return conns_.size();
+}
+
+// ---- captures and scratch space ----
+
+TempDir::TempDir() {
+    char tmpl[] = "/tmp/pltest-XXXXXX";
+    if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp");
+    path_ = tmpl;
+    chmod(path_.c_str(), 0755); // servers running as nobody read their keys from here
+}
+
+TempDir::~TempDir() {
+    run({"rm", "-rf", path_});
+}
+
+Capture::Capture(const std::string &iface, const std::string &file) {
+    tcpdump_ = std::make_unique<Child>(std::vector<std::string>{"tcpdump", "-i", iface, "-w", file,
+                                                                "-U", "-s", "0", "-Z", "root",
+                                                                "--immediate-mode"},
+                                       false);
+    // tcpdump writes the file header once it is capturing.
+    for (int i = 0; i < 500; ++i) {
+        struct stat st {};
+        if (stat(file.c_str(), &st) == 0 && st.st_size >= 24) return;
+        std::this_thread::sleep_for(10ms);
+    }
+    throw std::runtime_error("tcpdump did not start on " + iface);
+}
+
+Capture::~Capture() {
+    stop();
+}
+
+void Capture::stop() {
+    if (!tcpdump_) return;
+    std::this_thread::sleep_for(200ms); // let the last packets reach the capture
+    tcpdump_->signal(SIGINT);
+    tcpdump_->wait(5000ms);
+    tcpdump_.reset();
 }
 
 // ---- JSON helpers ----

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -30,6 +31,7 @@ struct Binaries {
     static const char *udp();
     static const char *storm();
     static const char *prefork();
+    static const char *policer();
 };
 
 // ---- processes ----
@@ -185,6 +187,34 @@ private:
     std::thread thread_;
     mutable std::mutex mu_;
     std::vector<Conn> conns_;
+};
+
+// ---- captures and scratch space ----
+
+// A temporary directory, removed with its contents by the destructor.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir &) = delete;
+    TempDir &operator=(const TempDir &) = delete;
+    const std::string &path() const { return path_; }
+    std::string file(const std::string &name) const { return path_ + "/" + name; }
+
+private:
+    std::string path_;
+};
+
+// tcpdump writing every packet on `iface` to `file` until stop() (or destruction).
+class Capture {
+public:
+    Capture(const std::string &iface, const std::string &file);
+    ~Capture();
+    // Stops tcpdump and waits until the file is complete.
+    void stop();
+
+private:
+    std::unique_ptr<Child> tcpdump_;
 };
 
 // ---- JSON helpers ----

@@ -15,7 +15,7 @@ using policer::daemon::flow_event;
 using policer::daemon::FlowKey;
 using policer::daemon::FlowPhase;
 using policer::daemon::FlowRecord;
-using policer::daemon::format_ip;
+using policer::format_ip;
 using policer::daemon::Json;
 using policer::daemon::network_type;
 using policer::daemon::to_line;

@@ -15,7 +15,7 @@ using policer::daemon::FlowRecord;
 using policer::daemon::FlowTable;
 
 FlowKey udp_key(uint64_t cookie, uint8_t last_octet, uint16_t rport) {
-    pl_udp_key k{};
+    pl_flow_key k{};
     k.cookie = cookie;
     k.family = 2;
     k.raddr[0] = 192;
