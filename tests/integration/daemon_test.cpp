@@ -137,7 +137,8 @@ TEST_CASE("SIGTERM stops policerd cleanly: final stats, agent-stop, probes detac
     Policerd d;
     // The kernel ids of this daemon's programs (another policerd may run beside it).
     std::vector<std::string> ids;
-    for (const auto &h : at(d.events().front(), "policer.hooks"))
+    const auto started = d.events();
+    for (const auto &h : at(started.front(), "policer.hooks"))
         ids.push_back(std::to_string(h["id"].get<uint32_t>()));
     REQUIRE(ids.size() == 18);
     for (const auto &id : ids)

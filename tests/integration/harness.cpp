@@ -545,15 +545,14 @@ void Capture::stop() {
 
 // ---- JSON helpers ----
 
-const json &at(const json &doc, const std::string &dotted) {
-    static const json null_value;
+json at(const json &doc, const std::string &dotted) {
     const json *cur = &doc;
     size_t pos = 0;
     while (pos <= dotted.size()) {
         size_t dot = dotted.find('.', pos);
         if (dot == std::string::npos) dot = dotted.size();
         std::string key = dotted.substr(pos, dot - pos);
-        if (!cur->is_object() || !cur->contains(key)) return null_value;
+        if (!cur->is_object() || !cur->contains(key)) return json();
         cur = &(*cur)[key];
         pos = dot + 1;
     }

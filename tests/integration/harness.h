@@ -219,8 +219,9 @@ private:
 
 // ---- JSON helpers ----
 
-// The value at a dotted ECS path ("process.executable"), or null.
-const json &at(const json &doc, const std::string &dotted);
+// A copy of the value at a dotted ECS path ("process.executable"), or null. A copy, so that
+// `for (auto &x : at(d.events().front(), "..."))` cannot dangle.
+json at(const json &doc, const std::string &dotted);
 bool is_action(const json &doc, const char *action);
 
 // Name of a uid/gid from NSS (what policer should report).
