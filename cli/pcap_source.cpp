@@ -33,8 +33,7 @@ Result<std::unique_ptr<PcapSource>> PcapSource::open(const std::string &path) {
     case DLT_IPV4:
     case DLT_IPV6:
     case DLT_NULL:
-    case DLT_LOOP:
-        break;
+    case DLT_LOOP: break;
     default: {
         std::string name = pcap_datalink_val_to_name(lt) ? pcap_datalink_val_to_name(lt) : "?";
         pcap_close(p);
@@ -69,16 +68,21 @@ bool PcapSource::next(CapturedPacket &out) {
             uint16_t type = be16(d + 12);
             off = 14;
             // Up to two VLAN tags (802.1Q, 802.1ad).
+            bool cut = false;
             for (int tags = 0; tags < 2 && (type == kEtherVlan || type == kEtherQinQ); ++tags) {
-                if (cap < off + 4) break;
+                if (cap < off + 4) {
+                    cut = true;
+                    break;
+                }
                 type = be16(d + off + 2);
                 off += 4;
             }
-            ip = is_ip_ethertype(type) && cap >= off;
-            if (!is_ip_ethertype(type) && cap >= off) {
+            if (cut) break; // counted below as a cut link header
+            if (!is_ip_ethertype(type)) {
                 ++stats_.non_ip;
                 continue;
             }
+            ip = true;
             break;
         }
         case DLT_LINUX_SLL:

@@ -2,6 +2,7 @@
 #include "enrich/cgroup_paths.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -15,7 +16,8 @@ constexpr int kFileIdKernfs = 0xfe;
 } // namespace
 
 CgroupPaths::CgroupPaths(std::string mount, UniqueFd mount_fd, size_t capacity)
-    : mount_(std::move(mount)), mount_fd_(std::move(mount_fd)), cache_(capacity) {}
+    : mount_(std::move(mount)), mount_fd_(std::move(mount_fd)), cache_(capacity),
+      owners_(capacity) {}
 
 Result<CgroupPaths> CgroupPaths::open(const std::string &mount, size_t capacity) {
     UniqueFd fd(::open(mount.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -29,6 +31,7 @@ void CgroupPaths::on_mkdir(uint64_t id, std::string path) {
 }
 
 void CgroupPaths::on_rmdir(uint64_t id, std::string path) {
+    owners_.erase(path); // a directory made again under this name may have another owner
     cache_.put(id, std::move(path));
 }
 
@@ -38,6 +41,19 @@ std::optional<std::string> CgroupPaths::resolve(uint64_t id) {
     auto path = resolve_by_handle(id);
     if (path) cache_.put(id, *path);
     return path;
+}
+
+std::optional<uint32_t> CgroupPaths::owner(const std::string &path) {
+    if (const uint32_t *uid = owners_.get(path)) return *uid;
+    // Relative to the mount: "/a/b" -> "a/b"; the root itself is ".".
+    std::string rel = path;
+    while (!rel.empty() && rel.front() == '/')
+        rel.erase(0, 1);
+    if (rel.empty()) rel = ".";
+    struct stat st {};
+    if (fstatat(mount_fd_.get(), rel.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return std::nullopt;
+    owners_.put(path, st.st_uid);
+    return st.st_uid;
 }
 
 std::optional<std::string> CgroupPaths::resolve_by_handle(uint64_t id) const {

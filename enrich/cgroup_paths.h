@@ -26,6 +26,9 @@ public:
     // The path relative to the cgroup v2 root ("/system.slice/x.service"), or nullopt.
     std::optional<std::string> resolve(uint64_t id);
 
+    // The uid owning the cgroup directory at `path` (relative to the root), or nullopt.
+    std::optional<uint32_t> owner(const std::string &path);
+
     const std::string &mount() const { return mount_; }
 
 private:
@@ -35,6 +38,7 @@ private:
     std::string mount_;
     UniqueFd mount_fd_;
     LruCache<uint64_t, std::string> cache_;
+    LruCache<std::string, uint32_t> owners_;
 };
 
 } // namespace policer::enrich

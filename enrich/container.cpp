@@ -187,7 +187,10 @@ CgroupIdentity parse_cgroup_path(std::string_view path) {
         pos = end + 1;
         if (name.empty()) continue; // leading, trailing or doubled '/'
 
-        if (is_unit(name)) unit = name;
+        if (is_unit(name)) {
+            unit = name;
+            identity.unit_cgroup = std::string(path.substr(0, end));
+        }
 
         Match match;
         bool found = match_named(name, match);
@@ -202,7 +205,8 @@ CgroupIdentity parse_cgroup_path(std::string_view path) {
         }
         if (found) {
             identity.container = ContainerRef{std::string(match.runtime), std::string(match.id),
-                                              have_pod ? canonical_pod_uid(pod) : std::string()};
+                                              have_pod ? canonical_pod_uid(pod) : std::string(),
+                                              std::string(path.substr(0, end))};
             break; // the outermost container wins: its insides are the container's own business
         }
 

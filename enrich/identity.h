@@ -18,9 +18,10 @@ namespace policer::enrich {
 
 // How much of an identity is known.
 enum class IdentityQuality {
-    Full,     // process captured in process context, image known
+    Full,     // process captured in process context
     Listener, // identity of the listening socket; the acceptor was not seen
-    Partial,  // no process context (socket older than policerd): uid and cgroup only
+    Partial,  // no process context (socket older than policerd): owner uid and cgroup only
+    Unknown,  // nothing: not even the socket's owner
 };
 
 struct Identity {
@@ -28,12 +29,16 @@ struct Identity {
     IdentityQuality quality = IdentityQuality::Full;
     std::string comm;
     std::string exe;               // "" when unknown
+    bool exe_verified = false;     // exe is the image the kernel says the process runs
     std::vector<std::string> args; // empty when unknown
     std::string user_name, effective_user_name, group_name;
     uint32_t parent_pid = 0;
     std::string parent_comm, parent_exe;
     std::optional<std::string> cgroup_path;
     CgroupIdentity workload; // container and/or systemd unit
+    // Owners of the container's and the unit's cgroup directories: root for the runtimes and
+    // systemd; anything else means the name was chosen by that user (see container.h).
+    std::optional<uint32_t> container_owner, unit_owner;
 };
 
 class Enricher {

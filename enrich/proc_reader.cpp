@@ -8,6 +8,8 @@
 #include <charconv>
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <memory>
@@ -123,7 +125,16 @@ std::vector<uint32_t> ProcReader::list_pids() const {
     return pids;
 }
 
-std::optional<ProcSnapshot> ProcReader::read(uint32_t pid) const {
+uint32_t kernel_dev(uint64_t user_dev) {
+    return static_cast<uint32_t>((major(user_dev) << 20) | (minor(user_dev) & 0xfffff));
+}
+
+std::vector<std::string> ProcReader::read_args(uint32_t pid) const {
+    auto args = read_file_bounded(root_ + "/" + std::to_string(pid) + "/cmdline", max_args_bytes_);
+    return args ? split_args(*args) : std::vector<std::string>{};
+}
+
+std::optional<ProcSnapshot> ProcReader::read(uint32_t pid, bool with_args) const {
     const std::string dir = root_ + "/" + std::to_string(pid);
     auto stat_text = read_file_bounded(dir + "/stat", 4096);
     if (!stat_text) return std::nullopt;
@@ -144,8 +155,12 @@ std::optional<ProcSnapshot> ProcReader::read(uint32_t pid) const {
     char buf[4096];
     ssize_t n = ::readlink((dir + "/exe").c_str(), buf, sizeof(buf) - 1);
     if (n > 0) p.exe.assign(buf, static_cast<size_t>(n));
-    if (auto args = read_file_bounded(dir + "/cmdline", max_args_bytes_))
-        p.args = split_args(*args);
+    struct stat exe_st {};
+    if (n > 0 && ::stat((dir + "/exe").c_str(), &exe_st) == 0) {
+        p.exe_ino = exe_st.st_ino;
+        p.exe_dev = kernel_dev(exe_st.st_dev);
+    }
+    if (with_args) p.args = read_args(pid);
     if (auto cg = read_file_bounded(dir + "/cgroup", 16384))
         p.cgroup = parse_proc_cgroup_v2(*cg).value_or("");
     return p;

@@ -42,7 +42,9 @@ struct ProcSnapshot {
     uint64_t start_ns = 0; // CLOCK_BOOTTIME ns, clock-tick resolution
     ProcIds ids;
     std::string comm;
-    std::string exe; // empty for kernel threads or when unreadable
+    std::string exe;      // empty for kernel threads or when unreadable
+    uint64_t exe_ino = 0; // (dev, inode) of the executable, kernel device encoding
+    uint32_t exe_dev = 0;
     std::vector<std::string> args;
     std::string cgroup; // cgroup v2 path
 };
@@ -53,8 +55,12 @@ public:
 
     // Numeric entries of /proc: every process (thread groups only).
     std::vector<uint32_t> list_pids() const;
-    // A snapshot of one process; nullopt if it vanished or /proc is unreadable.
-    std::optional<ProcSnapshot> read(uint32_t pid) const;
+    // A snapshot of one process; nullopt if it vanished or /proc is unreadable. Reading argv
+    // (/proc/PID/cmdline) reads the process's memory, which its owner can make block (a FUSE
+    // mapping): only read with `with_args` where blocking is harmless.
+    std::optional<ProcSnapshot> read(uint32_t pid, bool with_args) const;
+    // argv alone (see above).
+    std::vector<std::string> read_args(uint32_t pid) const;
 
     uint64_t tick_ns() const { return tick_ns_; }
 
@@ -63,6 +69,9 @@ private:
     size_t max_args_bytes_;
     uint64_t tick_ns_;
 };
+
+// The kernel's encoding of a device number (MKDEV), as the probes report s_dev.
+uint32_t kernel_dev(uint64_t user_dev);
 
 // Reads at most `max_bytes` of a file; nullopt if it cannot be opened.
 std::optional<std::string> read_file_bounded(const std::string &path, size_t max_bytes);

@@ -40,6 +40,9 @@ void ProcessTable::on_fork(uint32_t tgid, uint32_t ppid, uint64_t start_ns, uint
     if (const ProcessInfo *parent = live_.peek(ppid)) {
         child.exe = parent->exe;
         child.args = parent->args;
+        child.exe_ino = parent->exe_ino;
+        child.exe_dev = parent->exe_dev;
+        child.exe_flags = parent->exe_flags;
     }
     upsert(std::move(child));
 }

@@ -22,6 +22,9 @@ struct ProcessInfo {
     std::string comm;
     std::string exe;
     std::vector<std::string> args;
+    uint64_t exe_ino = 0; // the executable's (dev, inode), kernel device encoding; 0: unknown
+    uint32_t exe_dev = 0;
+    uint32_t exe_flags = 0; // PL_EXE_*
     bool exited = false;
 };
 

@@ -14,7 +14,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
 
 namespace policer::daemon {
 namespace {
@@ -24,29 +28,51 @@ constexpr uint64_t kSec = 1000000000ull;
 constexpr int kTickMs = 50;
 // An address learned from a DNS answer labels flows for its TTL plus this long.
 constexpr uint64_t kDomainGraceNs = 300 * kSec;
+// Records read from one ring per wake-up: under a flood the loop still ticks (accept deadlines,
+// sweeps, stats) and sees signals.
+constexpr uint32_t kRingBudget = 8192;
+// A ring callback's way of saying "budget spent": libbpf stops, the record is consumed.
+constexpr int kBudgetSpent = -1000000;
+// argv of another process at start-up: how long to wait, and after how many stalls to stop.
+constexpr auto kArgsDeadline = std::chrono::milliseconds(200);
+constexpr uint64_t kMaxArgsStalls = 8;
+
+// Reads argv on a thread of its own: the target can make the read block (see ProcReader).
+// On timeout the thread is left behind, blocked, and the caller goes on without argv.
+std::optional<std::vector<std::string>> args_with_deadline(const enrich::ProcReader &proc,
+                                                           uint32_t pid) {
+    struct Shared {
+        std::mutex mu;
+        std::condition_variable cv;
+        bool done = false;
+        std::vector<std::string> args;
+    };
+    auto shared = std::make_shared<Shared>();
+    std::thread([shared, pid, reader = proc] {
+        auto args = reader.read_args(pid);
+        std::lock_guard<std::mutex> lk(shared->mu);
+        shared->args = std::move(args);
+        shared->done = true;
+        shared->cv.notify_all();
+    }).detach();
+    std::unique_lock<std::mutex> lk(shared->mu);
+    if (!shared->cv.wait_for(lk, kArgsDeadline, [&] { return shared->done; })) return std::nullopt;
+    return std::move(shared->args);
+}
 
 const char *event_type_name(uint32_t t) {
     switch (t) {
-    case PL_EV_EXEC:
-        return "exec";
-    case PL_EV_FORK:
-        return "fork";
-    case PL_EV_EXIT:
-        return "exit";
-    case PL_EV_FLOW_NEW:
-        return "flow_new";
-    case PL_EV_FLOW_END:
-        return "flow_end";
-    case PL_EV_FLOW_ACCEPT:
-        return "flow_accept";
-    case PL_EV_SOCK_CLOSE:
-        return "sock_close";
-    case PL_EV_CGROUP_MKDIR:
-        return "cgroup_mkdir";
-    case PL_EV_CGROUP_RMDIR:
-        return "cgroup_rmdir";
-    default:
-        return nullptr;
+    case PL_EV_EXEC: return "exec";
+    case PL_EV_FORK: return "fork";
+    case PL_EV_EXIT: return "exit";
+    case PL_EV_FLOW_NEW: return "flow_new";
+    case PL_EV_FLOW_END: return "flow_end";
+    case PL_EV_FLOW_ACCEPT: return "flow_accept";
+    case PL_EV_SOCK_CLOSE: return "sock_close";
+    case PL_EV_CGROUP_MKDIR: return "cgroup_mkdir";
+    case PL_EV_CGROUP_RMDIR: return "cgroup_rmdir";
+    case PL_EV_SAMPLE: return "sample";
+    default: return nullptr;
     }
 }
 
@@ -75,8 +101,10 @@ Daemon::Daemon(const Options &opts, std::unique_ptr<probes::ProbeSet> probes,
             });
 }
 
-Daemon::~Daemon() {
-    if (ring_) ring_buffer__free(ring_);
+Daemon::~Daemon() = default;
+
+void Daemon::RingDeleter::operator()(ring_buffer *r) const {
+    ring_buffer__free(r);
 }
 
 Result<std::unique_ptr<Daemon>> Daemon::start(const Options &opts) {
@@ -107,6 +135,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Options &opts) {
     popts.sample_packets = opts.sample_packets;
     popts.sample_bytes = opts.sample_bytes;
     popts.samples_ringbuf_bytes = opts.samples_ringbuf_bytes;
+    popts.max_processes = opts.max_processes;
+    popts.udp_new_flows_per_sec = opts.udp_new_flows_per_sec;
 
     std::unique_ptr<l7::DpiEngine> dpi;
     if (opts.sample_packets > 0) {
@@ -127,12 +157,11 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Options &opts) {
 }
 
 Status Daemon::setup_loop() {
-    // Samples first: ring_buffer__consume() drains rings in the order they were added, so a DNS
-    // answer is learned before the events of the connections it led to.
-    ring_ = ring_buffer__new(probes_->samples_fd(), &Daemon::on_sample_record, this, nullptr);
-    if (!ring_) return Error::from_errno("cannot open the samples ring buffer");
-    if (ring_buffer__add(ring_, probes_->events_fd(), &Daemon::on_record, this) != 0)
-        return Error::from_errno("cannot open the events ring buffer");
+    samples_ring_.reset(
+        ring_buffer__new(probes_->samples_fd(), &Daemon::on_sample_record, this, nullptr));
+    if (!samples_ring_) return Error::from_errno("cannot open the samples ring buffer");
+    events_ring_.reset(ring_buffer__new(probes_->events_fd(), &Daemon::on_record, this, nullptr));
+    if (!events_ring_) return Error::from_errno("cannot open the events ring buffer");
 
     sigset_t mask;
     sigemptyset(&mask);
@@ -147,9 +176,11 @@ Status Daemon::setup_loop() {
     if (!epoll_fd_) return Error::from_errno("epoll_create1");
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.fd = ring_buffer__epoll_fd(ring_);
-    if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
-        return Error::from_errno("epoll_ctl (ring buffer)");
+    for (ring_buffer *r : {samples_ring_.get(), events_ring_.get()}) {
+        ev.data.fd = ring_buffer__epoll_fd(r);
+        if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
+            return Error::from_errno("epoll_ctl (ring buffer)");
+    }
     ev.data.fd = signal_fd_.get();
     if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
         return Error::from_errno("epoll_ctl (signals)");
@@ -159,10 +190,26 @@ Status Daemon::setup_loop() {
 void Daemon::seed_processes() {
     size_t n = 0;
     for (uint32_t pid : proc_.list_pids()) {
-        if (auto snap = proc_.read(pid)) {
-            procs_.upsert(enrich::process_from_snapshot(*snap));
-            ++n;
+        auto snap = proc_.read(pid, false);
+        if (!snap) continue;
+        // argv only while it comes quickly: a process can make reading it block forever.
+        if (counters_.args_timeouts < kMaxArgsStalls) {
+            if (auto args = args_with_deadline(proc_, pid))
+                snap->args = std::move(*args);
+            else if (++counters_.args_timeouts == kMaxArgsStalls)
+                spdlog::warn("reading /proc/PID/cmdline stalled {} times; command lines of "
+                             "processes older than policerd are not read",
+                             kMaxArgsStalls);
         }
+        if (snap->exe_ino) {
+            pl_proc kp{};
+            kp.start_ns = snap->start_ns;
+            kp.exe_ino = snap->exe_ino;
+            kp.exe_dev = snap->exe_dev;
+            probes_->seed_process(pid, kp);
+        }
+        procs_.upsert(enrich::process_from_snapshot(*snap));
+        ++n;
     }
     spdlog::info("seeded {} processes from /proc", n);
 }
@@ -176,6 +223,7 @@ int Daemon::run() {
         hooks.push_back(
             {{"program", h.program}, {"hook", h.section}, {"target", h.target}, {"id", h.id}});
     start["policer"]["hooks"] = hooks;
+    if (!probes_->skipped().empty()) start["policer"]["hooks_skipped"] = probes_->skipped();
     publish("agent", start);
     flush();
     spdlog::info("policerd {} ready: {} probes attached, cgroup hooks at {}", kVersion,
@@ -183,10 +231,10 @@ int Daemon::run() {
                  opts_.cgroup_root.empty() ? cgroups_.mount() : opts_.cgroup_root);
 
     last_stats_ns_ = last_sweep_ns_ = last_clock_refresh_ns_ = clock_.now_boot_ns();
-    bool stop = false;
+    bool stop = false, more = false;
     while (!stop) {
         epoll_event evs[4];
-        int n = epoll_wait(epoll_fd_.get(), evs, 4, kTickMs);
+        int n = epoll_wait(epoll_fd_.get(), evs, 4, more ? 0 : kTickMs);
         if (n < 0 && errno != EINTR) {
             spdlog::error("epoll_wait: {}", std::strerror(errno));
             return 1;
@@ -201,44 +249,59 @@ int Daemon::run() {
                 }
             }
         }
-        // Drain whatever is there, on every wake-up.
-        if (int err = ring_buffer__consume(ring_); err < 0)
-            spdlog::error("ring buffer: {}", std::strerror(-err));
+        // Samples first, so that a DNS answer is learned before the connections it led to.
+        more = drain(samples_ring_.get());
+        more = drain(events_ring_.get()) || more;
         tick();
         flush();
     }
 
-    // Everything the kernel wrote before the probes go is still reported.
-    ring_buffer__consume(ring_);
+    // Everything the kernel wrote before the probes go is still reported (bounded: the probes
+    // are still attached and a flood must not keep policerd from stopping).
+    for (int i = 0; i < 16; ++i) {
+        bool left = drain(samples_ring_.get());
+        left = drain(events_ring_.get()) || left;
+        if (!left) break;
+    }
     publish("agent", stats_event("agent-stats"));
     publish("agent", agent_event("agent-stop", "state", ecs_));
     flush();
     return 0;
 }
 
+bool Daemon::drain(ring_buffer *ring) {
+    budget_left_ = kRingBudget;
+    int r = ring_buffer__consume(ring);
+    if (r == kBudgetSpent) return true;
+    if (r < 0) spdlog::error("ring buffer: {}", std::strerror(-r));
+    return false;
+}
+
 int Daemon::on_record(void *ctx, void *data, size_t len) {
     auto *self = static_cast<Daemon *>(ctx);
     ++self->counters_.events;
+    const bool last = --self->budget_left_ == 0;
     auto ev = decode_event(data, len);
     if (!ev) {
         if (self->counters_.invalid_events++ < 10)
             spdlog::warn("invalid event from the probes: {}", ev.error().message);
-        return 0;
+        return last ? kBudgetSpent : 0;
     }
     std::visit([self](const auto &e) { self->handle(e); }, *ev);
-    return 0;
+    return last ? kBudgetSpent : 0;
 }
 
 int Daemon::on_sample_record(void *ctx, void *data, size_t len) {
     auto *self = static_cast<Daemon *>(ctx);
+    const bool last = --self->budget_left_ == 0;
     auto s = decode_sample(data, len);
     if (!s) {
         if (self->counters_.invalid_samples++ < 10)
             spdlog::warn("invalid payload sample from the probes: {}", s.error().message);
-        return 0;
+        return last ? kBudgetSpent : 0;
     }
     self->on_sample(*s);
-    return 0;
+    return last ? kBudgetSpent : 0;
 }
 
 void Daemon::on_sample(const SampleRecord &s) {
@@ -292,12 +355,31 @@ void Daemon::handle(const pl_exec_event &e) {
     p.gid = e.ident.gid;
     p.euid = e.ident.euid;
     p.comm = enrich::bounded_cstr(e.ident.comm, sizeof(e.ident.comm));
-    const bool truncated = e.flags & PL_EXEC_EXE_TRUNCATED;
-    p.exe = enrich::exe_from_components(std::string_view(e.exe, e.exe_len), truncated);
+    p.exe_ino = e.ident.exe_ino;
+    p.exe_dev = e.ident.exe_dev;
+    p.exe_flags = e.ident.exe_flags;
+    const std::string_view components(e.exe, e.exe_len);
+    const bool truncated = p.exe_flags & PL_EXE_TRUNCATED;
+    if (p.exe_flags & PL_EXE_PSEUDO) {
+        // Not a path: the name of a file on no mount ("memfd:x"), or what is left of a
+        // disconnected one, shown as the kernel names it.
+        std::string name;
+        for (auto part = components; !part.empty();) {
+            size_t nul = part.find('\0');
+            std::string_view piece = part.substr(0, nul);
+            if (!piece.empty()) name = std::string(piece) + (name.empty() ? "" : "/" + name);
+            if (nul == std::string_view::npos) break;
+            part.remove_prefix(nul + 1);
+        }
+        p.exe = name;
+    } else {
+        p.exe = enrich::exe_from_components(components, truncated);
+    }
     if (truncated) {
-        // Too long for the kernel's buffer: /proc has it whole while the process lives.
-        auto snap = proc_.read(p.tgid);
-        if (snap && !snap->exe.empty() &&
+        // Too long for the kernel's buffer: /proc has the whole link while the process lives
+        // (readlink only: it never waits on the process).
+        auto snap = proc_.read(p.tgid, false);
+        if (snap && !snap->exe.empty() && snap->exe_ino == p.exe_ino &&
             snap->start_ns / proc_.tick_ns() == p.start_ns / proc_.tick_ns())
             p.exe = snap->exe;
     }
@@ -324,15 +406,9 @@ void Daemon::handle(const pl_cgroup_event &e) {
 
 void Daemon::handle(const pl_flow_event &e) {
     switch (e.hdr.type) {
-    case PL_EV_FLOW_NEW:
-        flow_new(e);
-        break;
-    case PL_EV_FLOW_ACCEPT:
-        flow_accept(e);
-        break;
-    case PL_EV_FLOW_END:
-        flow_end(e);
-        break;
+    case PL_EV_FLOW_NEW: flow_new(e); break;
+    case PL_EV_FLOW_ACCEPT: flow_accept(e); break;
+    case PL_EV_FLOW_END: flow_end(e); break;
     }
 }
 
@@ -342,7 +418,7 @@ void Daemon::flow_new(const pl_flow_event &e) {
     rec.start_ns = e.hdr.ts_ns;
     rec.flags = e.flags;
     rec.who = enricher_.resolve(e.ident);
-    const bool tcp = e.tuple.proto == 6;
+    const bool tcp = e.tuple.proto == PL_IPPROTO_TCP;
     if (tcp) {
         rec.key = FlowKey::tcp(e.cookie);
     } else {
@@ -366,6 +442,13 @@ void Daemon::flow_new(const pl_flow_event &e) {
         }
     }
 
+    // The kernel started this UDP flow again (its entry was evicted or ended meanwhile): the
+    // old record ends here, so no start goes without an end.
+    if (!tcp && flows_.find(rec.key)) {
+        ++counters_.udp_replaced;
+        end_udp_flow(rec.key, EndReason::Replaced, e.hdr.ts_ns, std::nullopt);
+    }
+
     // An inbound TCP flow is reported once we know who accept()s it (or after accept-wait).
     const bool wait = tcp && e.tuple.direction == PL_DIR_INGRESS && opts_.accept_wait_ms > 0;
     FlowKey key = rec.key;
@@ -380,8 +463,11 @@ void Daemon::flow_accept(const pl_flow_event &e) {
         ++counters_.accepts_without_flow;
         return;
     }
+    // A start already reported (accept-wait passed) keeps its identity, so that start and end
+    // of a flow never disagree on whose it is.
+    if (rec->start_reported) return;
     rec->who = enricher_.resolve(e.ident);
-    if (!rec->start_reported) report_start(*rec);
+    report_start(*rec);
 }
 
 void Daemon::flow_end(const pl_flow_event &e) {
@@ -491,13 +577,18 @@ void Daemon::tick() {
         publish("agent", stats_event("agent-stats"));
     }
 
-    // Losses are never silent: warn as soon as the kernel reports new ones.
-    if (auto c = probes_->counters()) {
-        uint64_t drops = c->ringbuf_drops_total();
-        if (drops > reported_drops_) {
-            spdlog::warn("ring buffer full: {} events lost ({} in total); raise --ringbuf-size",
-                         drops - reported_drops_, drops);
-            reported_drops_ = drops;
+    // Losses are never silent: a warning when the kernel reports new ones (at most every 10 s;
+    // the counts are in every agent-stats).
+    if (now - last_drop_warning_ns_ >= 10 * kSec || last_drop_warning_ns_ == 0) {
+        if (auto c = probes_->counters()) {
+            uint64_t drops = c->ringbuf_drops_total();
+            if (drops > reported_drops_) {
+                spdlog::warn("ring buffer full: {} events lost ({} in total); raise "
+                             "--ringbuf-size or --samples-ringbuf-size",
+                             drops - reported_drops_, drops);
+                reported_drops_ = drops;
+                last_drop_warning_ns_ = now;
+            }
         }
     }
 }
@@ -509,11 +600,21 @@ void Daemon::sweep_udp(uint64_t now) {
         return;
     }
     const uint64_t idle = opts_.udp_idle_timeout_s * kSec;
+    std::unordered_set<FlowKey, FlowKeyHash> in_kernel;
+    in_kernel.reserve(all->size());
     for (const auto &[key, value] : *all) {
+        in_kernel.insert(FlowKey::udp(key));
         if (value.last_ns + idle > now) continue;
         // Taken atomically: a datagram that raced in after the snapshot is counted in this
         // flow, and the next one starts a new flow.
         end_udp_flow(FlowKey::udp(key), EndReason::Idle, now, probes_->take_udp_flow(key));
+    }
+    // Flows the daemon follows but the kernel no longer holds: its LRU table was full and
+    // dropped them. Their last counters are gone; they end here, counted, not never.
+    for (const FlowKey &key : flows_.udp_flows()) {
+        if (in_kernel.count(key) || probes_->udp_flow(key.k)) continue; // batch reads can miss
+        ++counters_.udp_lost;
+        end_udp_flow(key, EndReason::Lost, now, std::nullopt);
     }
 }
 
@@ -534,6 +635,7 @@ Json Daemon::stats_event(const char *action) {
                          {"exe_paths_truncated", c->value[PL_CNT_EXE_TRUNCATED]},
                          {"accepts_not_tracked", c->value[PL_CNT_ACCEPT_MISS]},
                          {"samples_written", c->value[PL_CNT_SAMPLES]},
+                         {"udp_datagrams_aggregated", c->value[PL_CNT_UDP_AGGREGATED]},
                          {"tcp_sample_parse_failures", c->value[PL_CNT_SAMPLE_PARSE_FAIL]}};
     }
     pol["ringbuf"] = ring;
@@ -544,6 +646,8 @@ Json Daemon::stats_event(const char *action) {
                     {"ended", counters_.flows_ended},
                     {"evicted", flows_.evictions()},
                     {"ends_without_start", counters_.flow_ends_without_start},
+                    {"udp_lost_by_kernel_table", counters_.udp_lost},
+                    {"udp_replaced", counters_.udp_replaced},
                     {"accepts_without_flow", counters_.accepts_without_flow}};
     Json l7 = {{"samples", counters_.samples},
                {"invalid_samples", counters_.invalid_samples},

@@ -35,6 +35,9 @@ struct DaemonCounters {
     uint64_t accepts_without_flow = 0;
     uint64_t samples = 0;
     uint64_t invalid_samples = 0;
+    uint64_t udp_lost = 0;      // UDP flows the kernel's table dropped before they ended
+    uint64_t udp_replaced = 0;  // UDP flows started again by the kernel under the same key
+    uint64_t args_timeouts = 0; // /proc argv reads abandoned at start-up
 };
 
 class Daemon {
@@ -99,7 +102,15 @@ private:
     EcsContext ecs_;
     std::vector<std::unique_ptr<EventSink>> sinks_;
 
-    ring_buffer *ring_ = nullptr;
+    struct RingDeleter {
+        void operator()(ring_buffer *r) const;
+    };
+    using Ring = std::unique_ptr<ring_buffer, RingDeleter>;
+    // Drains one ring, at most a budget of records; true when records were left.
+    bool drain(ring_buffer *ring);
+
+    Ring samples_ring_, events_ring_;
+    uint32_t budget_left_ = 0;
     UniqueFd epoll_fd_;
     UniqueFd signal_fd_;
 
@@ -108,6 +119,7 @@ private:
     uint64_t last_stats_ns_ = 0;
     uint64_t last_clock_refresh_ns_ = 0;
     uint64_t reported_drops_ = 0;
+    uint64_t last_drop_warning_ns_ = 0;
 };
 
 } // namespace policer::daemon

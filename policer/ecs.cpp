@@ -14,35 +14,29 @@ namespace {
 
 const char *direction_name(uint8_t d) {
     switch (d) {
-    case PL_DIR_EGRESS:
-        return "egress";
-    case PL_DIR_INGRESS:
-        return "ingress";
-    default:
-        return "unknown";
+    case PL_DIR_EGRESS: return "egress";
+    case PL_DIR_INGRESS: return "ingress";
+    default: return "unknown";
     }
 }
 
 const char *quality_name(enrich::IdentityQuality q) {
     switch (q) {
-    case enrich::IdentityQuality::Full:
-        return "full";
-    case enrich::IdentityQuality::Listener:
-        return "listener";
-    case enrich::IdentityQuality::Partial:
-        return "partial";
+    case enrich::IdentityQuality::Full: return "full";
+    case enrich::IdentityQuality::Listener: return "listener";
+    case enrich::IdentityQuality::Partial: return "partial";
+    case enrich::IdentityQuality::Unknown: return "unknown";
     }
     return "unknown";
 }
 
 const char *end_reason_name(EndReason r) {
     switch (r) {
-    case EndReason::Closed:
-        return "closed";
-    case EndReason::Idle:
-        return "idle";
-    case EndReason::Evicted:
-        return "evicted";
+    case EndReason::Closed: return "closed";
+    case EndReason::Idle: return "idle";
+    case EndReason::Evicted: return "evicted";
+    case EndReason::Lost: return "lost";
+    case EndReason::Replaced: return "replaced";
     }
     return "unknown";
 }
@@ -75,10 +69,21 @@ Json process_json(const enrich::Identity &who, const EcsContext &ctx) {
     return p;
 }
 
+// What is unusual about a process's executable (ECS has no fields for it).
+Json exe_flags(const enrich::Identity &who) {
+    Json f = Json::array();
+    if (who.raw.exe_flags & PL_EXE_PSEUDO) f.push_back("pseudo_file");
+    if (who.raw.exe_flags & PL_EXE_UNLINKED) f.push_back("deleted");
+    if (who.raw.exe_flags & PL_EXE_TRUNCATED) f.push_back("path_truncated");
+    if (who.raw.exe_flags & PL_EXE_ARGS_TRUNCATED) f.push_back("args_truncated");
+    if (!who.exe.empty() && !who.exe_verified) f.push_back("unverified");
+    return f;
+}
+
 } // namespace
 
 const char *network_type(const pl_tuple &t) {
-    if (t.family == 2) return "ipv4";
+    if (t.family == PL_AF_INET) return "ipv4";
     return is_v4_mapped(t.saddr) && is_v4_mapped(t.daddr) ? "ipv4" : "ipv6";
 }
 
@@ -113,7 +118,7 @@ Json flow_event(const FlowRecord &f, FlowPhase phase, const EcsContext &ctx) {
     doc["host"] = {{"name", ctx.host_name}};
 
     Json net;
-    net["transport"] = t.proto == 6 ? "tcp" : "udp";
+    net["transport"] = t.proto == PL_IPPROTO_TCP ? "tcp" : "udp";
     net["iana_number"] = std::to_string(t.proto);
     net["type"] = network_type(t);
     net["direction"] = direction_name(t.direction);
@@ -138,6 +143,8 @@ Json flow_event(const FlowRecord &f, FlowPhase phase, const EcsContext &ctx) {
     if (who.quality != enrich::IdentityQuality::Partial && who.raw.tgid != 0)
         doc["process"] = process_json(who, ctx);
 
+    // Nothing is known of whose flow it is: say so, never "uid 0".
+    const bool unknown = who.quality == enrich::IdentityQuality::Unknown;
     Json user;
     user["id"] = std::to_string(who.raw.uid);
     if (!who.user_name.empty()) user["name"] = who.user_name;
@@ -145,8 +152,8 @@ Json flow_event(const FlowRecord &f, FlowPhase phase, const EcsContext &ctx) {
     effective["id"] = std::to_string(who.raw.euid);
     if (!who.effective_user_name.empty()) effective["name"] = who.effective_user_name;
     user["effective"] = effective;
-    doc["user"] = user;
-    if (who.raw.gid != static_cast<uint32_t>(-1)) {
+    if (!unknown) doc["user"] = user;
+    if (!unknown && who.raw.gid != static_cast<uint32_t>(-1)) {
         Json group;
         group["id"] = std::to_string(who.raw.gid);
         if (!who.group_name.empty()) group["name"] = who.group_name;
@@ -156,8 +163,12 @@ Json flow_event(const FlowRecord &f, FlowPhase phase, const EcsContext &ctx) {
     Json cg;
     cg["id"] = who.raw.cgroup_id;
     if (who.cgroup_path) cg["path"] = *who.cgroup_path;
-    if (!who.workload.systemd_unit.empty()) cg["systemd_unit"] = who.workload.systemd_unit;
-    doc["cgroup"] = cg;
+    if (!who.workload.systemd_unit.empty()) {
+        cg["systemd_unit"] = who.workload.systemd_unit;
+        // A unit name in a directory systemd (root) did not make was chosen by a user.
+        cg["systemd_unit_verified"] = who.unit_owner && *who.unit_owner == 0;
+    }
+    if (!unknown) doc["cgroup"] = cg;
 
     if (who.workload.container) {
         const auto &c = *who.workload.container;
@@ -168,13 +179,26 @@ Json flow_event(const FlowRecord &f, FlowPhase phase, const EcsContext &ctx) {
     }
 
     Json pol;
+    if (doc.contains("process")) {
+        Json f = exe_flags(who);
+        if (!f.empty()) pol["process"]["exe_flags"] = f;
+    }
+    if (who.workload.container) {
+        // Runtimes make containers' cgroups as root; rootless ones (podman) as their user, and
+        // a user can name a directory of their own like anyone's container.
+        Json c;
+        c["verified"] = who.container_owner && *who.container_owner == 0;
+        if (who.container_owner) c["cgroup_owner_uid"] = *who.container_owner;
+        pol["container"] = c;
+    }
     Json flow;
     flow["cookie"] = f.key.k.cookie;
     flow["identity"] = quality_name(who.quality);
     flow["netns"] = who.raw.netns;
+    if (f.flags & PL_FLOW_AGGREGATE) flow["aggregate"] = true;
     if (end) {
         flow["end_reason"] = end_reason_name(f.end_reason);
-        if (t.proto == 6) flow["established"] = (f.flags & PL_FLOW_ESTABLISHED) != 0;
+        if (t.proto == PL_IPPROTO_TCP) flow["established"] = (f.flags & PL_FLOW_ESTABLISHED) != 0;
     }
     pol["flow"] = flow;
     doc["policer"] = pol;

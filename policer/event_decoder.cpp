@@ -18,7 +18,8 @@ Result<ProbeEvent> copy_exact(const void *data, size_t len, const char *name) {
 }
 
 bool valid_tuple(const pl_tuple &t) {
-    return (t.family == 2 || t.family == 10) && (t.proto == 6 || t.proto == 17) &&
+    return (t.family == PL_AF_INET || t.family == PL_AF_INET6) &&
+           (t.proto == PL_IPPROTO_TCP || t.proto == PL_IPPROTO_UDP) &&
            (t.direction == PL_DIR_EGRESS || t.direction == PL_DIR_INGRESS);
 }
 
@@ -43,10 +44,8 @@ Result<ProbeEvent> decode_event(const void *data, size_t len) {
         }
         return r;
     }
-    case PL_EV_FORK:
-        return copy_exact<pl_fork_event>(data, len, "fork");
-    case PL_EV_EXIT:
-        return copy_exact<pl_exit_event>(data, len, "exit");
+    case PL_EV_FORK: return copy_exact<pl_fork_event>(data, len, "fork");
+    case PL_EV_EXIT: return copy_exact<pl_exit_event>(data, len, "exit");
     case PL_EV_FLOW_NEW:
     case PL_EV_FLOW_END: {
         auto r = copy_exact<pl_flow_event>(data, len, "flow");
@@ -54,10 +53,8 @@ Result<ProbeEvent> decode_event(const void *data, size_t len) {
             return Error{"flow record with an invalid family, protocol or direction"};
         return r;
     }
-    case PL_EV_FLOW_ACCEPT:
-        return copy_exact<pl_flow_event>(data, len, "accept");
-    case PL_EV_SOCK_CLOSE:
-        return copy_exact<pl_sock_close_event>(data, len, "sock-close");
+    case PL_EV_FLOW_ACCEPT: return copy_exact<pl_flow_event>(data, len, "accept");
+    case PL_EV_SOCK_CLOSE: return copy_exact<pl_sock_close_event>(data, len, "sock-close");
     case PL_EV_CGROUP_MKDIR:
     case PL_EV_CGROUP_RMDIR: {
         auto r = copy_exact<pl_cgroup_event>(data, len, "cgroup");
@@ -65,8 +62,7 @@ Result<ProbeEvent> decode_event(const void *data, size_t len) {
             return Error{"cgroup record with an out-of-range path length"};
         return r;
     }
-    default:
-        return Error{"record of unknown type " + std::to_string(hdr.type)};
+    default: return Error{"record of unknown type " + std::to_string(hdr.type)};
     }
 }
 
@@ -80,7 +76,7 @@ Result<SampleRecord> decode_sample(const void *data, size_t len) {
     if (head.hdr.size != len || head.cap_len != len - PL_SAMPLE_HEADER_SIZE ||
         head.cap_len > PL_SAMPLE_MAX || head.cap_len > head.pkt_len)
         return Error{"sample with inconsistent lengths"};
-    if ((head.proto != 6 && head.proto != 17) || head.egress > 1)
+    if ((head.proto != PL_IPPROTO_TCP && head.proto != PL_IPPROTO_UDP) || head.egress > 1)
         return Error{"sample with an invalid protocol or direction"};
     SampleRecord r;
     r.ts_ns = head.hdr.ts_ns;

@@ -24,9 +24,8 @@ void FlowTable::unindex(const FlowRecord &rec) {
     if (!rec.key.is_udp()) return;
     auto it = udp_by_cookie_.find(rec.key.k.cookie);
     if (it == udp_by_cookie_.end()) return;
-    auto &v = it->second;
-    v.erase(std::remove(v.begin(), v.end(), rec.key), v.end());
-    if (v.empty()) udp_by_cookie_.erase(it);
+    it->second.erase(rec.key);
+    if (it->second.empty()) udp_by_cookie_.erase(it);
 }
 
 std::optional<FlowRecord> FlowTable::add(FlowRecord rec) {
@@ -40,8 +39,7 @@ std::optional<FlowRecord> FlowTable::add(FlowRecord rec) {
         }
     }
     if (rec.key.is_udp()) {
-        auto &v = udp_by_cookie_[rec.key.k.cookie];
-        if (std::find(v.begin(), v.end(), rec.key) == v.end()) v.push_back(rec.key);
+        udp_by_cookie_[rec.key.k.cookie].insert(rec.key);
     }
     FlowKey key = rec.key;
     flows_.put(key, std::move(rec));
@@ -57,16 +55,26 @@ std::optional<FlowRecord> FlowTable::remove(const FlowKey &key) {
 
 std::vector<FlowKey> FlowTable::udp_flows_of(uint64_t cookie) const {
     auto it = udp_by_cookie_.find(cookie);
-    return it == udp_by_cookie_.end() ? std::vector<FlowKey>{} : it->second;
+    if (it == udp_by_cookie_.end()) return {};
+    return std::vector<FlowKey>(it->second.begin(), it->second.end());
+}
+
+std::vector<FlowKey> FlowTable::udp_flows() const {
+    std::vector<FlowKey> out;
+    for (const auto &[cookie, keys] : udp_by_cookie_)
+        out.insert(out.end(), keys.begin(), keys.end());
+    return out;
 }
 
 void FlowTable::wait_for_accept(const FlowKey &key, uint64_t deadline_ns) {
+    if (accept_queue_.size() >= flows_.capacity()) accept_queue_.front().first = 0; // due now
     accept_queue_.emplace_back(deadline_ns, key);
 }
 
 std::vector<FlowKey> FlowTable::accept_deadlines_due(uint64_t now_ns) {
     std::vector<FlowKey> due;
-    while (!accept_queue_.empty() && accept_queue_.front().first <= now_ns) {
+    while (!accept_queue_.empty() &&
+           (accept_queue_.front().first <= now_ns || accept_queue_.size() > flows_.capacity())) {
         due.push_back(accept_queue_.front().second);
         accept_queue_.pop_front();
     }

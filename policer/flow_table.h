@@ -14,6 +14,7 @@
 #include <deque>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace policer::daemon {
@@ -32,7 +33,13 @@ struct FlowKeyHash {
     size_t operator()(const FlowKey &f) const;
 };
 
-enum class EndReason { Closed, Idle, Evicted };
+enum class EndReason {
+    Closed,   // the socket closed (or TCP reached CLOSE)
+    Idle,     // UDP: no datagram for the idle timeout
+    Evicted,  // the daemon's flow table was full
+    Lost,     // UDP: the kernel's flow table dropped it (full): final counters unknown
+    Replaced, // UDP: the kernel started a flow with the same key again
+};
 
 struct FlowRecord {
     FlowKey key;
@@ -63,7 +70,11 @@ public:
     // UDP flows of one socket (for its close).
     std::vector<FlowKey> udp_flows_of(uint64_t cookie) const;
 
-    // Inbound TCP flows wait for their acceptor until a deadline.
+    // Every UDP flow the table holds (for the idle sweep).
+    std::vector<FlowKey> udp_flows() const;
+
+    // Inbound TCP flows wait for their acceptor until a deadline. Bounded by the table's
+    // capacity: beyond it the oldest waiter's deadline is brought forward (returned as due).
     void wait_for_accept(const FlowKey &key, uint64_t deadline_ns);
     // Keys whose deadline has passed (they may have been accepted or removed since).
     std::vector<FlowKey> accept_deadlines_due(uint64_t now_ns);
@@ -76,7 +87,8 @@ private:
     void unindex(const FlowRecord &rec);
 
     enrich::LruCache<FlowKey, FlowRecord, FlowKeyHash> flows_;
-    std::unordered_map<uint64_t, std::vector<FlowKey>> udp_by_cookie_;
+    // A socket's UDP flows, for its close: constant time per flow however many it has.
+    std::unordered_map<uint64_t, std::unordered_set<FlowKey, FlowKeyHash>> udp_by_cookie_;
     std::deque<std::pair<uint64_t, FlowKey>> accept_queue_; // deadlines are monotonic
     uint64_t evictions_ = 0;
 };

@@ -88,6 +88,7 @@ Result<Command> parse_options(int argc, const char *const *argv) {
         ("max-flows", "Flows tracked at once, in the kernel (UDP) and in the daemon", cxxopts::value<std::string>()->default_value(std::to_string(o.max_flows)))
         ("max-processes", "Processes remembered (live, and as many recently exited)", cxxopts::value<std::string>()->default_value(std::to_string(o.max_processes)))
         ("udp-idle-timeout", "Seconds without a datagram after which a UDP flow ends", cxxopts::value<uint32_t>()->default_value(std::to_string(o.udp_idle_timeout_s)))
+        ("udp-new-flows-per-sec", "New UDP flows a socket may start per second; datagrams to further new endpoints are counted in one aggregate flow (a scan cannot flood the event stream)", cxxopts::value<uint32_t>()->default_value(std::to_string(o.udp_new_flows_per_sec)))
         ("accept-wait", "Milliseconds an inbound TCP flow waits to learn which process "
                         "accept()s it before it is reported with the listener's identity", cxxopts::value<uint32_t>()->default_value(std::to_string(o.accept_wait_ms)))
         ("stats-interval", "Seconds between agent-stats events (drops, table fill); 0: only at exit", cxxopts::value<uint32_t>()->default_value(std::to_string(o.stats_interval_s)))
@@ -167,6 +168,9 @@ Result<Command> parse_options(int argc, const char *const *argv) {
         o.udp_idle_timeout_s = r["udp-idle-timeout"].as<uint32_t>();
         if (o.udp_idle_timeout_s == 0) return Error{"--udp-idle-timeout must be at least 1"};
         o.accept_wait_ms = r["accept-wait"].as<uint32_t>();
+        o.udp_new_flows_per_sec = r["udp-new-flows-per-sec"].as<uint32_t>();
+        if (o.udp_new_flows_per_sec == 0)
+            return Error{"--udp-new-flows-per-sec must be at least 1"};
         o.stats_interval_s = r["stats-interval"].as<uint32_t>();
         o.log_level = r["log-level"].as<std::string>();
         static const char *levels[] = {"trace", "debug", "info", "warn", "error", "off"};

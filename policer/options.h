@@ -18,6 +18,7 @@ struct Options {
     uint32_t max_flows = 65536;
     uint32_t max_processes = 65536;
     uint32_t udp_idle_timeout_s = 60;
+    uint32_t udp_new_flows_per_sec = 1000; // per socket; beyond, one aggregate flow
     uint32_t accept_wait_ms = 200;
     uint32_t stats_interval_s = 60;
     // L7 dissection

@@ -12,6 +12,12 @@
 
 #include <linux/types.h>
 
+/* Address families and L4 protocols, as the kernel numbers them. */
+#define PL_AF_INET 2
+#define PL_AF_INET6 10
+#define PL_IPPROTO_TCP 6
+#define PL_IPPROTO_UDP 17
+
 #define PL_COMM_LEN 16
 /* Executable path, captured in the kernel at exec time as path components leaf first,
  * each NUL terminated ("curl\0bin\0usr\0"). User space reverses them. */
@@ -43,22 +49,42 @@ struct pl_event_header {
 
 /* Identity flags. */
 #define PL_IDENT_KTHREAD (1u << 0)  /* captured in a kernel thread */
-#define PL_IDENT_NO_TASK (1u << 1)  /* no process context: only uid and cgroup are known */
+#define PL_IDENT_NO_TASK (1u << 1)  /* no process context: only the socket's owner is known */
 #define PL_IDENT_LISTENER (1u << 2) /* identity of the listening socket, not the acceptor */
+#define PL_IDENT_NO_UID (1u << 3)   /* not even the owner: uid, gid and cgroup are unknown */
+
+/* Executable flags (pl_proc.exe_flags, pl_ident.exe_flags). */
+#define PL_EXE_TRUNCATED (1u << 0)      /* path did not fit: leading components missing */
+#define PL_EXE_ARGS_TRUNCATED (1u << 1) /* argv longer than PL_ARGS_LEN */
+#define PL_EXE_PSEUDO (1u << 2)         /* not on a mounted filesystem (memfd, anonymous) */
+#define PL_EXE_UNLINKED (1u << 3)       /* the file had been deleted when it was executed */
 
 /* Who: captured in process context, so it survives the process. */
 struct pl_ident {
-    __u64 cgroup_id; /* cgroup v2 id (inode number of the cgroup directory) */
-    __u64 start_ns;  /* process start, CLOCK_BOOTTIME ns: (tgid, start_ns) names a process */
-    __u32 pid;       /* thread id */
-    __u32 tgid;      /* process id */
-    __u32 ppid;      /* parent process id */
-    __u32 uid;       /* real uid */
-    __u32 gid;       /* real gid */
-    __u32 euid;      /* effective uid */
-    __u32 netns;     /* inode of the network namespace */
-    __u32 flags;     /* PL_IDENT_* */
+    __u64 cgroup_id;       /* cgroup v2 id (inode number of the cgroup directory) */
+    __u64 start_ns;        /* process start, CLOCK_BOOTTIME ns: (tgid, start_ns) names a process */
+    __u64 parent_start_ns; /* the parent's start: (ppid, parent_start_ns) names the parent */
+    __u64 exe_ino;         /* executable's inode, from the kernel's process map; 0: unknown */
+    __u32 exe_dev;         /* ... and device (kernel encoding, MKDEV(major, minor)) */
+    __u32 exe_flags;       /* PL_EXE_* */
+    __u32 pid;             /* thread id */
+    __u32 tgid;            /* process id */
+    __u32 ppid;            /* parent process id */
+    __u32 uid;             /* real uid */
+    __u32 gid;             /* real gid */
+    __u32 euid;            /* effective uid */
+    __u32 netns;           /* inode of the network namespace */
+    __u32 flags;           /* PL_IDENT_* */
     char comm[PL_COMM_LEN];
+};
+
+/* The kernel's process map (tgid -> struct pl_proc): each process's executable, set at exec
+ * and inherited at fork, so identity names the program even when exec events are lost. */
+struct pl_proc {
+    __u64 start_ns;
+    __u64 exe_ino;
+    __u32 exe_dev;
+    __u32 exe_flags; /* PL_EXE_* */
 };
 
 enum pl_direction {
@@ -91,6 +117,9 @@ struct pl_flow_counters {
 #define PL_FLOW_ESTABLISHED (1u << 0) /* TCP reached ESTABLISHED */
 #define PL_FLOW_IDLE (1u << 1)        /* UDP flow ended by idle timeout */
 #define PL_FLOW_CLOSED (1u << 2)      /* socket closed */
+#define PL_FLOW_AGGREGATE                                                                          \
+    (1u << 3) /* UDP: every remote endpoint of the socket beyond its new-                          \
+               * flow rate limit, counted together (remote = zeros) */
 
 struct pl_flow_event {
     struct pl_event_header hdr;
@@ -107,17 +136,11 @@ struct pl_sock_close_event {
     __u64 cookie;
 };
 
-#define PL_EXEC_EXE_TRUNCATED (1u << 0)
-#define PL_EXEC_ARGS_TRUNCATED (1u << 1)
-
 struct pl_exec_event {
     struct pl_event_header hdr;
-    struct pl_ident ident;
-    __u64 exe_ino; /* identity of the executable file: (dev, inode) */
-    __u32 exe_dev;
-    __u16 exe_len;  /* bytes used in exe[] */
-    __u16 args_len; /* bytes used in args[] */
-    __u32 flags;    /* PL_EXEC_* */
+    struct pl_ident ident; /* ident.exe_* is the new image */
+    __u16 exe_len;         /* bytes used in exe[] */
+    __u16 args_len;        /* bytes used in args[] */
     __u32 _pad;
     char exe[PL_EXE_LEN];
     char args[PL_ARGS_LEN];
@@ -199,9 +222,10 @@ struct pl_sample_event {
 #define PL_SOCK_TCP_ESTABLISHED (1u << 3) /* that TCP flow completed its handshake */
 
 struct pl_sock_state {
-    struct pl_ident ident; /* creator, refreshed by the process that connects or sends */
-    __u32 flags;           /* PL_SOCK_* */
-    __u32 _pad;
+    struct pl_ident ident;         /* creator, refreshed by the process that connects or sends */
+    __u32 flags;                   /* PL_SOCK_* */
+    __u32 udp_new_flows;           /* UDP flows created in the current one-second window */
+    __u64 udp_window_ns;           /* start of that window */
     struct pl_sample_state sample; /* TCP payload sampling */
 };
 
@@ -216,7 +240,29 @@ enum pl_counter {
     PL_CNT_ACCEPT_MISS,                     /* accept() of a socket not seen established */
     PL_CNT_SAMPLE_PARSE_FAIL,               /* TCP packet whose headers could not be read */
     PL_CNT_SAMPLES,                         /* payload samples written */
+    PL_CNT_UDP_AGGREGATED,                  /* UDP datagrams to a new endpoint, aggregated */
     PL_CNT_MAX,
 };
+
+/* Both compilers must agree on every layout: checked where each side is compiled. */
+#ifdef __cplusplus
+#define PL_ABI_ASSERT(c, m) static_assert(c, m)
+#else
+#define PL_ABI_ASSERT(c, m) _Static_assert(c, m)
+#endif
+PL_ABI_ASSERT(sizeof(struct pl_event_header) == 16, "pl_event_header");
+PL_ABI_ASSERT(sizeof(struct pl_ident) == 88, "pl_ident");
+PL_ABI_ASSERT(sizeof(struct pl_tuple) == 40, "pl_tuple");
+PL_ABI_ASSERT(sizeof(struct pl_flow_event) == 192, "pl_flow_event");
+PL_ABI_ASSERT(sizeof(struct pl_exec_event) == 1648, "pl_exec_event");
+PL_ABI_ASSERT(sizeof(struct pl_fork_event) == 104, "pl_fork_event");
+PL_ABI_ASSERT(sizeof(struct pl_exit_event) == 32, "pl_exit_event");
+PL_ABI_ASSERT(sizeof(struct pl_cgroup_event) == 544, "pl_cgroup_event");
+PL_ABI_ASSERT(sizeof(struct pl_flow_key) == 32, "pl_flow_key");
+PL_ABI_ASSERT(sizeof(struct pl_udp_value) == 96, "pl_udp_value");
+PL_ABI_ASSERT(sizeof(struct pl_sock_state) == 112, "pl_sock_state");
+PL_ABI_ASSERT(sizeof(struct pl_proc) == 24, "pl_proc");
+PL_ABI_ASSERT(sizeof(struct pl_sample_event) == PL_SAMPLE_HEADER_SIZE + PL_SAMPLE_MAX,
+              "pl_sample_event");
 
 #endif /* POLICER_PROBE_ABI_H */

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdarg>
+#include <cstring>
 #include <cstdio>
 
 namespace policer::probes {
@@ -22,15 +23,9 @@ int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args) {
     if (n > 0 && buf[std::min<size_t>(n, sizeof(buf) - 1) - 1] == '\n')
         buf[std::min<size_t>(n, sizeof(buf) - 1) - 1] = '\0';
     switch (level) {
-    case LIBBPF_WARN:
-        spdlog::warn("libbpf: {}", buf);
-        break;
-    case LIBBPF_INFO:
-        spdlog::debug("libbpf: {}", buf);
-        break;
-    case LIBBPF_DEBUG:
-        spdlog::trace("libbpf: {}", buf);
-        break;
+    case LIBBPF_WARN: spdlog::warn("libbpf: {}", buf); break;
+    case LIBBPF_INFO: spdlog::debug("libbpf: {}", buf); break;
+    case LIBBPF_DEBUG: spdlog::trace("libbpf: {}", buf); break;
     }
     return n;
 }
@@ -40,10 +35,8 @@ bool is_cgroup_program(const bpf_program *prog) {
     case BPF_PROG_TYPE_CGROUP_SOCK:
     case BPF_PROG_TYPE_CGROUP_SOCK_ADDR:
     case BPF_PROG_TYPE_SOCK_OPS:
-    case BPF_PROG_TYPE_CGROUP_SKB:
-        return true;
-    default:
-        return false;
+    case BPF_PROG_TYPE_CGROUP_SKB: return true;
+    default: return false;
     }
 }
 
@@ -64,11 +57,14 @@ void ProbeSet::LinkDeleter::operator()(bpf_link *l) const {
     bpf_link__destroy(l);
 }
 
-ProbeSet::ProbeSet(ProbeOptions opts, policer_probes *skel) : opts_(std::move(opts)), skel_(skel) {}
+void ProbeSet::SkelDeleter::operator()(policer_probes *s) const {
+    policer_probes__destroy(s);
+}
+
+ProbeSet::ProbeSet(ProbeOptions opts, Skel skel) : opts_(std::move(opts)), skel_(std::move(skel)) {}
 
 ProbeSet::~ProbeSet() {
-    links_.clear(); // detach before the programs go
-    policer_probes__destroy(skel_);
+    links_.clear(); // detach before the programs go (skel_ is destroyed after)
 }
 
 Result<std::unique_ptr<ProbeSet>> ProbeSet::load(const ProbeOptions &opts) {
@@ -92,15 +88,18 @@ Result<std::unique_ptr<ProbeSet>> ProbeSet::load(const ProbeOptions &opts) {
 
     LIBBPF_OPTS(bpf_object_open_opts, open_opts);
     if (!opts.btf_path.empty()) open_opts.btf_custom_path = opts.btf_path.c_str();
-    policer_probes *skel = policer_probes__open_opts(&open_opts);
-    if (!skel) return Error::from_errno("cannot open the BPF object");
-    std::unique_ptr<ProbeSet> set(new ProbeSet(opts, skel));
+    Skel owned(policer_probes__open_opts(&open_opts));
+    if (!owned) return Error::from_errno("cannot open the BPF object");
+    policer_probes *skel = owned.get();
+    std::unique_ptr<ProbeSet> set(new ProbeSet(opts, std::move(owned)));
 
     bpf_map__set_max_entries(skel->maps.pl_events, opts.ringbuf_bytes);
     bpf_map__set_max_entries(skel->maps.pl_udp_flows, opts.max_udp_flows);
     bpf_map__set_max_entries(skel->maps.pl_pending_accept, opts.max_pending_accepts);
     bpf_map__set_max_entries(skel->maps.pl_samples, opts.samples_ringbuf_bytes);
     bpf_map__set_max_entries(skel->maps.pl_flow_state, opts.max_udp_flows);
+    bpf_map__set_max_entries(skel->maps.pl_procs, opts.max_processes);
+    skel->rodata->pl_cfg_udp_new_flows_per_sec = opts.udp_new_flows_per_sec;
     skel->rodata->pl_cfg_sample_packets = opts.sample_packets;
     skel->rodata->pl_cfg_sample_bytes = opts.sample_bytes;
 
@@ -150,6 +149,10 @@ int ProbeSet::events_fd() const {
 
 int ProbeSet::samples_fd() const {
     return bpf_map__fd(skel_->maps.pl_samples);
+}
+
+void ProbeSet::seed_process(uint32_t tgid, const pl_proc &proc) {
+    bpf_map_update_elem(bpf_map__fd(skel_->maps.pl_procs), &tgid, &proc, BPF_NOEXIST);
 }
 
 void ProbeSet::mark_classified(const pl_flow_key &key) {

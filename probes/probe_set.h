@@ -25,6 +25,8 @@ struct ProbeOptions {
     uint32_t ringbuf_bytes = 8u << 20; // power of two, at least one page
     uint32_t max_udp_flows = 65536;    // kernel UDP flow table (LRU)
     uint32_t max_pending_accepts = 16384;
+    uint32_t max_processes = 65536;        // the kernel's process map (LRU)
+    uint32_t udp_new_flows_per_sec = 1000; // per socket; beyond, one aggregate flow
     // L7 payload sampling (0 packets: off).
     uint32_t sample_packets = 8;  // per flow and direction
     uint32_t sample_bytes = 1500; // per packet, at most PL_SAMPLE_MAX
@@ -58,7 +60,11 @@ public:
     ProbeSet &operator=(const ProbeSet &) = delete;
 
     // Attaches every program; on error nothing stays attached and the message names the hook.
+    // Optional probes (the accept(2) tracepoints, which need CONFIG_FTRACE_SYSCALLS) that
+    // cannot attach are skipped with a warning: policer then names inbound connections by
+    // their listener.
     Status attach();
+    const std::vector<std::string> &skipped() const { return skipped_; }
 
     const std::vector<Hook> &hooks() const { return hooks_; }
     int events_fd() const;
@@ -70,6 +76,10 @@ public:
     // UDP flow map: read without removing, or remove and return the final counters.
     std::optional<pl_udp_value> udp_flow(const pl_flow_key &key) const;
     std::optional<pl_udp_value> take_udp_flow(const pl_flow_key &key);
+    // Records a process that existed before the probes (from /proc); a newer entry made by the
+    // exec/fork probes wins.
+    void seed_process(uint32_t tgid, const pl_proc &proc);
+
     // Stop sampling a flow (its dissection is over); forget it when it ends.
     void mark_classified(const pl_flow_key &key);
     void forget_flow(const pl_flow_key &key);
@@ -78,18 +88,23 @@ public:
     Result<std::vector<std::pair<pl_flow_key, pl_udp_value>>> udp_flows() const;
 
 private:
-    ProbeSet(ProbeOptions opts, policer_probes *skel);
-
+    struct SkelDeleter {
+        void operator()(policer_probes *s) const;
+    };
+    using Skel = std::unique_ptr<policer_probes, SkelDeleter>;
     struct LinkDeleter {
         void operator()(bpf_link *l) const;
     };
     using Link = std::unique_ptr<bpf_link, LinkDeleter>;
 
+    ProbeSet(ProbeOptions opts, Skel skel);
+
     ProbeOptions opts_;
-    policer_probes *skel_;
+    Skel skel_;
     UniqueFd cgroup_fd_;
     std::vector<Link> links_;
     std::vector<Hook> hooks_;
+    std::vector<std::string> skipped_; // optional probes that could not attach
 };
 
 } // namespace policer::probes

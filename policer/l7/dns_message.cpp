@@ -232,32 +232,19 @@ Result<DnsMessage> parse_dns_tcp(const uint8_t *payload, size_t len) {
 
 std::string dns_type_name(uint16_t type) {
     switch (type) {
-    case 1:
-        return "A";
-    case 2:
-        return "NS";
-    case 5:
-        return "CNAME";
-    case 6:
-        return "SOA";
-    case 12:
-        return "PTR";
-    case 15:
-        return "MX";
-    case 16:
-        return "TXT";
-    case 28:
-        return "AAAA";
-    case 33:
-        return "SRV";
-    case 64:
-        return "SVCB";
-    case 65:
-        return "HTTPS";
-    case 255:
-        return "ANY";
-    default:
-        return "TYPE" + std::to_string(type);
+    case 1: return "A";
+    case 2: return "NS";
+    case 5: return "CNAME";
+    case 6: return "SOA";
+    case 12: return "PTR";
+    case 15: return "MX";
+    case 16: return "TXT";
+    case 28: return "AAAA";
+    case 33: return "SRV";
+    case 64: return "SVCB";
+    case 65: return "HTTPS";
+    case 255: return "ANY";
+    default: return "TYPE" + std::to_string(type);
     }
 }
 

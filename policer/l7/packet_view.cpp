@@ -19,20 +19,13 @@ void put_be16(uint8_t *p, uint16_t v) {
 
 const char *packet_error_name(PacketError e) {
     switch (e) {
-    case PacketError::None:
-        return "none";
-    case PacketError::TooShort:
-        return "too_short";
-    case PacketError::BadVersion:
-        return "bad_version";
-    case PacketError::BadHeader:
-        return "bad_header";
-    case PacketError::Fragment:
-        return "fragment";
-    case PacketError::NotTcpUdp:
-        return "not_tcp_udp";
-    case PacketError::TruncatedL4:
-        return "truncated_l4";
+    case PacketError::None: return "none";
+    case PacketError::TooShort: return "too_short";
+    case PacketError::BadVersion: return "bad_version";
+    case PacketError::BadHeader: return "bad_header";
+    case PacketError::Fragment: return "fragment";
+    case PacketError::NotTcpUdp: return "not_tcp_udp";
+    case PacketError::TruncatedL4: return "truncated_l4";
     }
     return "unknown";
 }
@@ -103,8 +96,11 @@ void fit_ip_length(uint8_t *buf, size_t caplen, const PacketView &v) {
         put_be16(buf + 4, static_cast<uint16_t>(caplen - 40));
     }
     if (v.proto == 17 && caplen >= v.payload_off) {
-        // Keep the UDP length consistent with the shortened packet.
-        put_be16(buf + v.payload_off - 4, static_cast<uint16_t>(caplen - v.payload_off + 8));
+        // Keep the UDP length within the shortened packet; never lengthen it (a datagram may
+        // be shorter than its IP packet).
+        uint8_t *ulen = buf + v.payload_off - 4;
+        const size_t fit = caplen - (v.payload_off - 8);
+        if (be16(ulen) > fit) put_be16(ulen, static_cast<uint16_t>(fit));
     }
 }
 

@@ -16,11 +16,6 @@
 
 #include "probe_abi.h"
 
-#define PL_AF_INET 2
-#define PL_AF_INET6 10
-#define PL_IPPROTO_TCP 6
-#define PL_IPPROTO_UDP 17
-
 #ifndef container_of
 #define container_of(ptr, type, member)                                                            \
     ((type *)((void *)(ptr)-bpf_core_field_offset(type, member)))
@@ -90,6 +85,14 @@ PL_MAP struct {
     __type(value, struct pl_udp_value);
 } pl_udp_flows SEC(".maps");
 
+/* The process map: tgid -> executable (struct pl_proc). Size set by policerd. */
+PL_MAP struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536); /* set by policerd */
+    __type(key, __u32);
+    __type(value, struct pl_proc);
+} pl_procs SEC(".maps");
+
 /* Inbound TCP flows established but not yet accept()ed: cookie -> listener tgid. */
 PL_MAP struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -102,7 +105,8 @@ PL_MAP struct {
 
 static __always_inline void pl_count(__u32 idx) {
     __u64 *v = bpf_map_lookup_elem(&pl_counters, &idx);
-    if (v) *v += 1; /* per-CPU slot: no atomic needed */
+    /* Atomic even per CPU: a softirq program may interrupt a process-context one. */
+    if (v) __sync_fetch_and_add(v, 1);
 }
 
 /* Reserve a ring-buffer record; a failed reservation is counted against its event type so
@@ -119,11 +123,27 @@ static __always_inline void *pl_reserve(__u32 size, __u32 type) {
     return h;
 }
 
+/* The executable of process `tgid` started at `start_ns`, from the process map. */
+static __always_inline void pl_ident_exe(struct pl_ident *id) {
+    __u32 tgid = id->tgid;
+    struct pl_proc *p = bpf_map_lookup_elem(&pl_procs, &tgid);
+    if (p && p->start_ns == id->start_ns) {
+        id->exe_ino = p->exe_ino;
+        id->exe_dev = p->exe_dev;
+        id->exe_flags = p->exe_flags;
+    } else {
+        id->exe_ino = 0;
+        id->exe_dev = 0;
+        id->exe_flags = 0;
+    }
+}
+
 static __always_inline void pl_ident_from_task(struct pl_ident *id, struct task_struct *t) {
     id->pid = BPF_CORE_READ(t, pid);
     id->tgid = BPF_CORE_READ(t, tgid);
     id->start_ns = BPF_CORE_READ(t, group_leader, start_boottime);
     id->ppid = BPF_CORE_READ(t, real_parent, tgid);
+    id->parent_start_ns = BPF_CORE_READ(t, real_parent, group_leader, start_boottime);
     id->uid = BPF_CORE_READ(t, cred, uid.val);
     id->gid = BPF_CORE_READ(t, cred, gid.val);
     id->euid = BPF_CORE_READ(t, cred, euid.val);
@@ -131,6 +151,7 @@ static __always_inline void pl_ident_from_task(struct pl_ident *id, struct task_
     id->cgroup_id = BPF_CORE_READ(t, cgroups, dfl_cgrp, kn, id);
     id->flags = (BPF_CORE_READ(t, flags) & PF_KTHREAD) ? PL_IDENT_KTHREAD : 0;
     BPF_CORE_READ_STR_INTO(&id->comm, t, comm);
+    pl_ident_exe(id);
 }
 
 /* Identity of the task running now; only meaningful in process context. */
@@ -138,13 +159,27 @@ static __always_inline void pl_ident_from_current(struct pl_ident *id) {
     pl_ident_from_task(id, (struct task_struct *)bpf_get_current_task());
 }
 
-/* Attach (or refresh) the identity of the current process to a socket. Sockets made before
- * policerd started get one the first time a process uses them in process context. */
+/* Whether `id` still describes the current task: same process, same uid/gid, same cgroup and
+ * same program. Cheap helpers first; the process map last. */
+static __always_inline bool pl_ident_is_current(const struct pl_ident *id) {
+    __u64 pid_tgid = bpf_get_current_pid_tgid();
+    __u64 uid_gid = bpf_get_current_uid_gid();
+    __u32 tgid = pid_tgid >> 32;
+    if (id->tgid != tgid || id->uid != (__u32)uid_gid || id->gid != (__u32)(uid_gid >> 32) ||
+        id->cgroup_id != bpf_get_current_cgroup_id() || (id->flags & PL_IDENT_NO_TASK))
+        return false;
+    struct pl_proc *p = bpf_map_lookup_elem(&pl_procs, &tgid);
+    return !p || p->exe_ino == id->exe_ino;
+}
+
+/* Attach (or refresh) the identity of the current process to a socket, in process context.
+ * A socket keeps the identity of whoever used it last: a daemon that opens its socket as root
+ * and then drops to another user, moves cgroup or execs is named as it is now. Sockets made
+ * before policerd started get one the first time a process uses them. */
 static __always_inline struct pl_sock_state *pl_sock_adopt(struct bpf_sock *sk) {
     struct pl_sock_state *st = bpf_sk_storage_get(&pl_sock, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
     if (!st) return 0;
-    __u32 tgid = bpf_get_current_pid_tgid() >> 32;
-    if (st->ident.tgid != tgid) pl_ident_from_current(&st->ident);
+    if (!pl_ident_is_current(&st->ident)) pl_ident_from_current(&st->ident);
     return st;
 }
 

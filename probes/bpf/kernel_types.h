@@ -62,6 +62,7 @@ struct super_block {
 
 struct inode {
     unsigned long i_ino;
+    unsigned int i_nlink; /* 0: the file has been deleted */
     struct super_block *i_sb;
 };
 
@@ -171,8 +172,14 @@ struct sock_common {
     unsigned long skc_flags; /* enum sock_flags bits, in a union with timewait fields */
 };
 
+struct sock_cgroup_data {
+    struct cgroup *cgroup; /* the socket's cgroup v2 */
+};
+
 struct sock {
     struct sock_common __sk_common;
+    kuid_t sk_uid; /* owner */
+    struct sock_cgroup_data sk_cgrp_data;
 };
 
 /* Payload counters of a TCP socket (RFC 4898 names). */

@@ -21,11 +21,11 @@ static __always_inline int pl_on_accept(long fd) {
     __u64 cookie = BPF_CORE_READ(sock, sk, __sk_common.skc_cookie.counter);
     if (cookie == 0) return 0;
 
-    if (!bpf_map_lookup_elem(&pl_pending_accept, &cookie)) {
+    /* Whoever deletes the entry reports: never both this and a concurrent FLOW_END. */
+    if (bpf_map_delete_elem(&pl_pending_accept, &cookie) != 0) {
         pl_count(PL_CNT_ACCEPT_MISS);
         return 0;
     }
-    bpf_map_delete_elem(&pl_pending_accept, &cookie);
 
     struct pl_flow_event *e = pl_reserve(sizeof(*e), PL_EV_FLOW_ACCEPT);
     if (!e) return 0;

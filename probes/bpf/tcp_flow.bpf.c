@@ -76,6 +76,28 @@ static __always_inline void pl_emit_flow(struct bpf_sock_ops *ops, __u32 type, b
     bpf_ringbuf_submit(e, 0);
 }
 
+/* Adds a callback flag; other sock_ops programs' flags stay set. */
+static __always_inline void pl_cb_flags_add(struct bpf_sock_ops *ops, __u32 flag) {
+    bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags | flag);
+}
+
+/* What the socket itself says of its owner, when no process context ever saw it: its uid and
+ * cgroup (a listener that was already listening when policerd started). */
+static __always_inline void pl_ident_from_sock(struct pl_ident *id, struct bpf_sock *sk) {
+    __builtin_memset(id, 0, sizeof(*id));
+    id->flags = PL_IDENT_NO_TASK;
+    id->gid = (__u32)-1;
+    struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+    if (!tp) {
+        id->flags |= PL_IDENT_NO_UID;
+        return;
+    }
+    struct sock *s = (struct sock *)tp;
+    id->uid = BPF_CORE_READ(s, sk_uid.val);
+    id->euid = id->uid;
+    id->cgroup_id = BPF_CORE_READ(s, sk_cgrp_data.cgroup, kn, id);
+}
+
 SEC("sockops")
 int pl_tcp_sockops(struct bpf_sock_ops *ops) {
     struct bpf_sock *sk = ops->sk;
@@ -97,10 +119,12 @@ int pl_tcp_sockops(struct bpf_sock_ops *ops) {
             pl_ident_from_current(&id);
             pl_count(PL_CNT_NO_SOCK_STATE);
         } else {
+            /* A socket can connect again (after connect(AF_UNSPEC)): a new flow. */
+            st->flags &= ~(PL_SOCK_TCP_INGRESS | PL_SOCK_TCP_ESTABLISHED);
             st->flags |= PL_SOCK_TCP_FLOW;
             id = st->ident;
         }
-        bpf_sock_ops_cb_flags_set(ops, BPF_SOCK_OPS_STATE_CB_FLAG);
+        pl_cb_flags_add(ops, BPF_SOCK_OPS_STATE_CB_FLAG);
         pl_emit_flow(ops, PL_EV_FLOW_NEW, true, &id, 0);
         break;
 
@@ -116,17 +140,17 @@ int pl_tcp_sockops(struct bpf_sock_ops *ops) {
         st = bpf_sk_storage_get(&pl_sock, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
         if (st) {
             if (st->ident.tgid == 0 && st->ident.cgroup_id == 0)
-                st->ident.flags |= PL_IDENT_NO_TASK; /* listener older than policerd */
+                pl_ident_from_sock(&st->ident, sk); /* listener older than policerd */
             st->ident.flags |= PL_IDENT_LISTENER;
             st->flags |= PL_SOCK_TCP_FLOW | PL_SOCK_TCP_INGRESS | PL_SOCK_TCP_ESTABLISHED;
             id = st->ident;
         } else {
-            __builtin_memset(&id, 0, sizeof(id));
-            id.flags = PL_IDENT_NO_TASK | PL_IDENT_LISTENER;
+            pl_ident_from_sock(&id, sk);
+            id.flags |= PL_IDENT_LISTENER;
             pl_count(PL_CNT_NO_SOCK_STATE);
         }
         bpf_map_update_elem(&pl_pending_accept, &cookie, &id.tgid, BPF_ANY);
-        bpf_sock_ops_cb_flags_set(ops, BPF_SOCK_OPS_STATE_CB_FLAG);
+        pl_cb_flags_add(ops, BPF_SOCK_OPS_STATE_CB_FLAG);
         pl_emit_flow(ops, PL_EV_FLOW_NEW, false, &id, PL_FLOW_ESTABLISHED);
         break;
     }

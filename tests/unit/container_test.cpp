@@ -46,11 +46,12 @@ const std::string kPodUnderscores = "ac6787c8_8664_4240_bbd7_33780d3b8f45";
 
 CgroupIdentity container(std::string runtime, std::string id, std::string pod_uid,
                          std::string unit) {
-    return {ContainerRef{std::move(runtime), std::move(id), std::move(pod_uid)}, std::move(unit)};
+    return {ContainerRef{std::move(runtime), std::move(id), std::move(pod_uid), ""},
+            std::move(unit), ""};
 }
 
 CgroupIdentity unit_only(std::string unit) {
-    return {std::nullopt, std::move(unit)};
+    return {std::nullopt, std::move(unit), ""};
 }
 
 const CgroupIdentity kNothing{};
@@ -324,4 +325,19 @@ TEST_CASE("very long paths take linear time") {
     // Linear work on these is well under a millisecond each; a quadratic scan of thousands of
     // components would take seconds.
     CHECK(Clock::now() - started < std::chrono::seconds(1));
+}
+
+TEST_CASE("the container's and the unit's own cgroups are named, for the ownership check") {
+    auto id = parse_cgroup_path("/system.slice/docker-" + kId + ".scope/init.scope");
+    REQUIRE(id.container);
+    CHECK(id.container->cgroup == "/system.slice/docker-" + kId + ".scope");
+    CHECK(id.unit_cgroup == "/system.slice/docker-" + kId + ".scope");
+
+    auto k8s = parse_cgroup_path("/kubepods/burstable/pod" + kPod + "/" + kId);
+    REQUIRE(k8s.container);
+    CHECK(k8s.container->cgroup == "/kubepods/burstable/pod" + kPod + "/" + kId);
+
+    auto svc =
+        parse_cgroup_path("/user.slice/user-1000.slice/user@1000.service/app.slice/x.service");
+    CHECK(svc.unit_cgroup == "/user.slice/user-1000.slice/user@1000.service/app.slice/x.service");
 }

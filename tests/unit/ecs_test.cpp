@@ -9,13 +9,13 @@
 
 namespace {
 
+using policer::format_ip;
 using policer::daemon::EcsContext;
 using policer::daemon::EndReason;
 using policer::daemon::flow_event;
 using policer::daemon::FlowKey;
 using policer::daemon::FlowPhase;
 using policer::daemon::FlowRecord;
-using policer::format_ip;
 using policer::daemon::Json;
 using policer::daemon::network_type;
 using policer::daemon::to_line;
@@ -250,7 +250,7 @@ TEST_CASE("a container identity gives container and, for a pod, the orchestrator
     const std::string id = "620a63c8e74d39cc01c3835b8dfb2ca817c1c9affa1287ed02a81625bb2c57aa";
     FlowRecord f = tcp_flow(PL_DIR_EGRESS);
     f.who.workload.container =
-        ContainerRef{"containerd", id, "ac6787c8-8664-4240-bbd7-33780d3b8f45"};
+        ContainerRef{"containerd", id, "ac6787c8-8664-4240-bbd7-33780d3b8f45", ""};
     Json doc = flow_event(f, FlowPhase::Start, kCtx);
 
     CHECK(doc["container"]["id"] == id);

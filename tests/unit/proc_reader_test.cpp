@@ -165,7 +165,7 @@ TEST_CASE("ProcReader reads a process from a /proc tree") {
     std::filesystem::create_symlink("/usr/bin/python3.11", root.path / "4242/exe");
 
     ProcReader reader(root.path.string());
-    auto p = reader.read(4242);
+    auto p = reader.read(4242, true);
     REQUIRE(p);
     CHECK(p->tgid == 4242);
     CHECK(p->ppid == 9606);
@@ -187,7 +187,7 @@ TEST_CASE("ProcReader bounds the command line it reads") {
     root.write("7/status", kStatus);
     root.write("7/cmdline", bytes("python3\0-m\0http.server\0"));
 
-    auto p = ProcReader(root.path.string(), 10).read(7);
+    auto p = ProcReader(root.path.string(), 10).read(7, true);
     REQUIRE(p);
     CHECK(p->args == std::vector<std::string>{"python3", "-m"});
 }
@@ -204,18 +204,18 @@ TEST_CASE("ProcReader leaves out what it cannot read and fails without stat or s
     root.write("5/status", kStatus);
 
     ProcReader reader(root.path.string());
-    auto k = reader.read(2);
+    auto k = reader.read(2, true);
     REQUIRE(k);
     CHECK(k->comm == "kthreadd");
     CHECK(k->exe == "");
     CHECK(k->args.empty());
     CHECK(k->cgroup == "");
 
-    CHECK_FALSE(reader.read(3));
-    CHECK_FALSE(reader.read(4));
-    CHECK_FALSE(reader.read(5));
-    CHECK_FALSE(reader.read(6));
-    CHECK_FALSE(ProcReader(root.path.string() + "/missing").read(2));
+    CHECK_FALSE(reader.read(3, true));
+    CHECK_FALSE(reader.read(4, true));
+    CHECK_FALSE(reader.read(5, true));
+    CHECK_FALSE(reader.read(6, true));
+    CHECK_FALSE(ProcReader(root.path.string() + "/missing").read(2, true));
 }
 
 TEST_CASE("ProcReader lists only the numeric entries of a /proc tree") {
@@ -241,7 +241,7 @@ TEST_CASE("ProcReader on the real /proc sees this test process as it is") {
     auto pids = reader.list_pids();
     CHECK(std::find(pids.begin(), pids.end(), me) != pids.end());
 
-    auto p = reader.read(me);
+    auto p = reader.read(me, true);
     REQUIRE(p);
     CHECK(p->tgid == me);
     CHECK(p->ppid == static_cast<uint32_t>(getppid()));
