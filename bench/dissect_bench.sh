@@ -77,37 +77,23 @@ if [ -z "$pcap" ]; then
 fi
 [ -r "$pcap" ] || die "cannot read $pcap"
 
-# --- running and timing -----------------------------------------------------------------------
-policer_cmd=("$policer" dissect "$pcap")
-policer_json_cmd=("$policer" dissect --json "$pcap")
-ndpi_cmd=("$ndpi_reader" -i "$pcap" -T "$max_packets" -U "$max_packets")
-
-# timed OUT ERR CMD... : runs CMD with stdout to OUT and stderr to ERR; prints "wall user sys".
-timed() {
-    local out="$1" err="$2" rc=0
-    shift 2
-    local TIMEFORMAT='%3R %3U %3S'
-    { time "$@" >"$out" 2>"$err"; } 2>"$work/time" || rc=$?
-    report_failure "$rc" "$err" "$@"
-    cat "$work/time"
+# --- the tools ------------------------------------------------------------------------------
+# 0: policer dissect, its per-flow table to /dev/null.
+# 1: ndpiReader doing comparable work: every flow classified with the same per-flow packet
+#    budget, no per-flow printing, and -e 0, which turns off its scan of every packet for
+#    printable strings (its "PLAIN TEXT" flow attribute), something policer does not do. This
+#    is the baseline of the ratio.
+# 2: ndpiReader the same but with that scan (its default -e 5), for reference.
+names=("policer" "ndpiReader" "ndpiReader -e5")
+tool_cmd() { # INDEX [json]: sets the array cmd
+    case "$1" in
+    0) cmd=("$policer" dissect ${2:+--json} "$pcap") ;;
+    1) cmd=("$ndpi_reader" -i "$pcap" -T "$max_packets" -U "$max_packets" -e 0) ;;
+    2) cmd=("$ndpi_reader" -i "$pcap" -T "$max_packets" -U "$max_packets") ;;
+    esac
 }
 
-# first OUT ERR RSS CMD... : an untimed run; its peak RSS in MB goes to the file RSS.
-first() {
-    local out="$1" err="$2" rss="$3" rc=0
-    shift 3
-    if [ -x /usr/bin/time ]; then
-        /usr/bin/time -f %M -o "$work/rss" "$@" >"$out" 2>"$err" || rc=$?
-        report_failure "$rc" "$err" "$@"
-        awk '{ printf "%.0f\n", $1 / 1024 }' "$work/rss" >"$rss"
-    else
-        "$@" >"$out" 2>"$err" || rc=$?
-        report_failure "$rc" "$err" "$@"
-        echo "n/a" >"$rss"
-    fi
-}
-
-report_failure() {
+report_failure() { # RC ERRFILE CMD...
     local rc="$1" err="$2"
     shift 2
     if [ "$rc" -ne 0 ]; then
@@ -117,68 +103,117 @@ report_failure() {
     fi
 }
 
-# Checks one run's output; prints "packets flows classified".
-policer_counts() { # stderr file
-    local line
-    line="$(grep -E '^policer dissect: [0-9]+ frames' "$1" | tail -1)" ||
-        die "policer printed no summary line: $(tail -3 "$1")"
-    sed -E 's/^policer dissect: ([0-9]+) frames, [0-9]+ IP packets in ([0-9]+) flows \(([0-9]+) classified\).*/\1 \2 \3/' <<<"$line"
+# timed INDEX: one timed run; appends "wall user sys" to $work/times.INDEX, output to
+# $work/out.INDEX (ndpiReader) or /dev/null (policer's table; its summary to $work/err.INDEX).
+timed() {
+    local i="$1" rc=0 out="$work/out.$1"
+    local TIMEFORMAT='%3R %3U %3S'
+    tool_cmd "$i"
+    [ "$i" -eq 0 ] && out=/dev/null
+    { time "${cmd[@]}" >"$out" 2>"$work/err.$i"; } 2>"$work/time" || rc=$?
+    report_failure "$rc" "$work/err.$i" "${cmd[@]}"
+    cat "$work/time" >>"$work/times.$i"
+    counts "$i" >/dev/null # fails on a run that printed no sane summary
 }
-ndpi_counts() { # stdout+stderr file
-    grep -q '^ERROR' "$1" && die "ndpiReader failed: $(grep '^ERROR' "$1" | head -1)"
-    grep -q 'Unique flows:' "$1" || die "ndpiReader printed no statistics: $(tail -3 "$1")"
+
+# first INDEX: the untimed first run (policer with --json); peak RSS in MB to $work/rss.INDEX.
+first() {
+    local i="$1" rc=0
+    tool_cmd "$i" json
+    if [ -x /usr/bin/time ]; then
+        /usr/bin/time -f %M -o "$work/rss" "${cmd[@]}" >"$work/out.$i" 2>"$work/err.$i" || rc=$?
+        report_failure "$rc" "$work/err.$i" "${cmd[@]}"
+        awk '{ printf "%.0f\n", $1 / 1024 }' "$work/rss" >"$work/rss.$i"
+    else
+        "${cmd[@]}" >"$work/out.$i" 2>"$work/err.$i" || rc=$?
+        report_failure "$rc" "$work/err.$i" "${cmd[@]}"
+        echo "n/a" >"$work/rss.$i"
+    fi
+    [ "$i" -eq 0 ] && cp "$work/out.0" "$work/policer.json"
+    counts "$i" >/dev/null
+}
+
+# counts INDEX: "packets flows classified" from the last run's output. ndpiReader exits 0 even
+# when it cannot read the file, so its output is checked too.
+counts() {
+    if [ "$1" -eq 0 ]; then
+        local line
+        line="$(grep -E '^policer dissect: [0-9]+ frames' "$work/err.0" | tail -1)" ||
+            die "policer printed no summary line: $(tail -3 "$work/err.0")"
+        sed -E 's/^policer dissect: ([0-9]+) frames, [0-9]+ IP packets in ([0-9]+) flows \(([0-9]+) classified\).*/\1 \2 \3/' <<<"$line"
+        return
+    fi
+    local out="$work/out.$1" err="$work/err.$1"
+    if grep -q '^ERROR' "$out" "$err"; then
+        die "ndpiReader failed: $(grep -h '^ERROR' "$out" "$err" | head -1)"
+    fi
+    grep -q 'Unique flows:' "$out" || die "ndpiReader printed no statistics: $(tail -3 "$err")"
+    # "Confidence: DPI" (and its "(cache)"/"(partial)" variants): identified from payload,
+    # not guessed by port or address - what policer counts as classified.
     awk '/IP packets:/ { total = $(NF - 2) }
          /Unique flows:/ { flows = $3 }
          /Confidence: DPI/ { dpi += $(NF - 1) }
-         END { print total + 0, flows + 0, dpi + 0 }' "$1"
+         END { print total + 0, flows + 0, dpi + 0 }' "$out"
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
+# --- running ----------------------------------------------------------------------------------
 echo "dissect_bench: $pcap ($(du -m "$pcap" | cut -f1) MB)"
 echo "dissect_bench: $("$policer" --version); ndpiReader: $({ "$ndpi_reader" -h 2>&1 || true; } | grep -m1 -o 'nDPI [0-9.]*' || echo '?')"
+for i in 0 1 2; do
+    tool_cmd "$i"
+    printf 'dissect_bench: %-15s = %s\n' "${names[$i]}" "${cmd[*]}"
+done
 echo "dissect_bench: load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Untimed first runs: warm the page cache; their outputs give the classification.
-first "$work/policer.json" "$work/policer.err" "$work/p.rss" "${policer_json_cmd[@]}"
-first "$work/ndpi.out" "$work/ndpi.out2" "$work/n.rss" "${ndpi_cmd[@]}"
-cat "$work/ndpi.out2" >>"$work/ndpi.out"
-read -r p_packets p_flows p_classified < <(policer_counts "$work/policer.err")
-read -r n_packets n_flows n_classified < <(ndpi_counts "$work/ndpi.out")
-[ "$p_packets" -eq "$n_packets" ] ||
-    die "the tools read different packet counts: policer $p_packets, ndpiReader $n_packets"
-[ "$p_packets" -gt 0 ] || die "no packets in $pcap"
+for i in 0 1 2; do
+    first "$i"
+    read -r packets[i] nflows[i] classified[i] < <(counts "$i")
+done
+for i in 1 2; do
+    [ "${packets[0]}" -eq "${packets[$i]}" ] ||
+        die "the tools read different packet counts: policer ${packets[0]}, ${names[$i]} ${packets[$i]}"
+done
+[ "${packets[0]}" -gt 0 ] || die "no packets in $pcap"
 
-: >"$work/p.times"
-: >"$work/n.times"
-for ((i = 1; i <= runs; i++)); do
-    timed /dev/null "$work/policer.err" "${policer_cmd[@]}" >>"$work/p.times"
-    policer_counts "$work/policer.err" >/dev/null
-    timed "$work/ndpi.out" "$work/ndpi.out2" "${ndpi_cmd[@]}" >>"$work/n.times"
-    ndpi_counts "$work/ndpi.out" >/dev/null
+# Timed runs, interleaved so that a change of machine load hits every tool alike.
+for ((r = 1; r <= runs; r++)); do
+    for i in 0 1 2; do
+        timed "$i"
+    done
 done
 
-p_wall=$(cut -d' ' -f1 "$work/p.times" | median)
-p_user=$(cut -d' ' -f2 "$work/p.times" | median)
-p_sys=$(cut -d' ' -f3 "$work/p.times" | median)
-n_wall=$(cut -d' ' -f1 "$work/n.times" | median)
-n_user=$(cut -d' ' -f2 "$work/n.times" | median)
-n_sys=$(cut -d' ' -f3 "$work/n.times" | median)
+for i in 0 1 2; do
+    wall[i]=$(cut -d' ' -f1 "$work/times.$i" | median)
+    user[i]=$(cut -d' ' -f2 "$work/times.$i" | median)
+    sys[i]=$(cut -d' ' -f3 "$work/times.$i" | median)
+done
 
 echo
-echo "$runs timed runs per tool, medians; $p_packets packets; $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'); load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-awk -v pw="$p_wall" -v pu="$p_user" -v ps="$p_sys" -v pf="$p_flows" -v pc="$p_classified" \
-    -v nw="$n_wall" -v nu="$n_user" -v ns="$n_sys" -v nf="$n_flows" -v nc="$n_classified" \
-    -v pk="$p_packets" -v pm="$(cat "$work/p.rss")" -v nm="$(cat "$work/n.rss")" 'BEGIN {
-    fmt = "%-11s %7s %7s %7s %11s %9s %6s %10s %6s %7s\n"
-    printf fmt, "tool", "wall s", "user s", "sys s", "packets/s", "flows/s", "flows", "classified", "share", "RSS MB"
-    printf fmt, "policer", pw, pu, ps, sprintf("%.0f", pk / pw), sprintf("%.0f", pf / pw), pf, pc,
-        sprintf("%.1f%%", 100 * pc / pf), pm
-    printf fmt, "ndpiReader", nw, nu, ns, sprintf("%.0f", pk / nw), sprintf("%.0f", nf / nw), nf, nc,
-        sprintf("%.1f%%", 100 * nc / nf), nm
-    printf "ratio policer/ndpiReader: packets/s %.2f, flows/s %.2f, CPU (user+sys) %.2f (> 1: policer is faster)\n",
-        nw / pw, (pf / pw) / (nf / nw), (nu + ns) / (pu + ps)
-}'
+echo "$runs timed runs per tool, medians; ${packets[0]} packets; $(nproc) CPUs: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'); load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+fmt="%-15s %7s %7s %7s %11s %9s %6s %10s %6s %7s\n"
+# shellcheck disable=SC2059
+printf "$fmt" "tool" "wall s" "user s" "sys s" "packets/s" "flows/s" "flows" "classified" "share" "RSS MB"
+for i in 0 1 2; do
+    # shellcheck disable=SC2059
+    printf "$fmt" "${names[$i]}" "${wall[$i]}" "${user[$i]}" "${sys[$i]}" \
+        "$(awk -v n="${packets[$i]}" -v t="${wall[$i]}" 'BEGIN { printf "%.0f", n / t }')" \
+        "$(awk -v n="${nflows[$i]}" -v t="${wall[$i]}" 'BEGIN { printf "%.0f", n / t }')" \
+        "${nflows[$i]}" "${classified[$i]}" \
+        "$(awk -v c="${classified[$i]}" -v n="${nflows[$i]}" 'BEGIN { printf "%.1f%%", 100 * c / n }')" \
+        "$(cat "$work/rss.$i")"
+done
+for i in 1 2; do
+    awk -v pw="${wall[0]}" -v pc="$(awk -v u="${user[0]}" -v s="${sys[0]}" 'BEGIN { print u + s }')" \
+        -v pf="${nflows[0]}" -v nw="${wall[$i]}" -v nf="${nflows[$i]}" \
+        -v nc="$(awk -v u="${user[$i]}" -v s="${sys[$i]}" 'BEGIN { print u + s }')" \
+        -v name="${names[$i]}" 'BEGIN {
+        printf "ratio policer/%s: packets/s %.2f, flows/s %.2f, CPU time %.2f (> 1: policer is faster)\n",
+            name, nw / pw, (pf / pw) / (nf / nw), nc / pc
+    }'
+done
 
 # Flows per application, keyed as ndpiReader keys them: nDPI's app protocol, else its master
 # ("Google" for TLS.Google); guessed flows count under their guess in both tools.
@@ -196,7 +231,7 @@ awk '/"action":"flow-dissected"/ {
      }
      END { for (p in n) print p, n[p] }' "$work/policer.json" | LC_ALL=C sort >"$work/p.apps"
 awk '/^Detected protocols:/ { on = 1; next } on && NF == 0 { on = 0 }
-     on && /flows:/ { print $1, $NF }' "$work/ndpi.out" | LC_ALL=C sort >"$work/n.apps"
+     on && /flows:/ { print $1, $NF }' "$work/out.1" | LC_ALL=C sort >"$work/n.apps"
 echo
 echo "flows per application (first runs; * = the tools differ):"
 LC_ALL=C join -a1 -a2 -e0 -o 0,1.2,2.2 "$work/p.apps" "$work/n.apps" |
@@ -204,5 +239,5 @@ LC_ALL=C join -a1 -a2 -e0 -o 0,1.2,2.2 "$work/p.apps" "$work/n.apps" |
     awk 'BEGIN { printf "  %-16s %8s %11s\n", "application", "policer", "ndpiReader" }
          { printf "  %-16s %8s %11s%s\n", $1, $2, $3, ($2 != $3 ? "  *" : "") }'
 if grep -q '^(no-result) ' "$work/p.apps"; then
-    echo "note: policer printed $(awk '$1 == "(no-result)" { print $2 }' "$work/p.apps") flows with no L7 result (\"-\"); its summary counts $p_classified flows classified"
+    echo "note: policer printed $(awk '$1 == "(no-result)" { print $2 }' "$work/p.apps") flows with no L7 result (\"-\"); its summary counts ${classified[0]} flows classified"
 fi

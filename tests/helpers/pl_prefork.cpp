@@ -2,7 +2,8 @@
 // drops to another uid and is the one that accept()s - as nginx workers do. The connection
 // belongs to the child, not to the listener's owner.
 //   pl-prefork ADDR PORT UID GID
-// Prints "ready <child pid>" once listening; serves one connection (echoes one read).
+// The child prints "ready <its pid>" just before accept(); serves one connection (echoes one
+// read).
 #include <arpa/inet.h>
 #include <grp.h>
 #include <netinet/in.h>
@@ -35,6 +36,8 @@ int main(int argc, char **argv) {
         if (setgroups(0, nullptr) != 0 || setgid(static_cast<gid_t>(std::atoi(argv[4]))) != 0 ||
             setuid(static_cast<uid_t>(std::atoi(argv[3]))) != 0)
             _exit(1);
+        std::printf("ready %d\n", getpid());
+        std::fflush(stdout);
         int c = accept(ls, nullptr, nullptr);
         if (c < 0) _exit(1);
         char buf[256];
@@ -43,8 +46,6 @@ int main(int argc, char **argv) {
         close(c);
         _exit(0);
     }
-    std::printf("ready %d\n", child);
-    std::fflush(stdout);
     int status = 0;
     waitpid(child, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 1;

@@ -2,6 +2,8 @@
 //   pl-udp send ADDR PORT COUNT SIZE [--expect-replies] [--hold SECONDS]
 //       unconnected: sendto()/recvfrom(); --hold keeps the socket open that long before exiting
 //   pl-udp send-connected ADDR PORT COUNT SIZE [--expect-replies]   connect(), then send()/recv()
+//   pl-udp scan ADDR FIRST_PORT COUNT [HOLD_SECONDS]   one datagram to each of COUNT ports, from
+//       one socket, as a port scan does; then keeps the socket open HOLD_SECONDS
 //   pl-udp serve ADDR PORT COUNT                          echo COUNT datagrams back, then exit
 // Prints "ready" on stdout once a server is bound.
 #include <arpa/inet.h>
@@ -59,6 +61,18 @@ int main(int argc, char **argv) {
     timeval tv{5, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 
+    if (mode == "scan") {
+        auto *v4 = reinterpret_cast<sockaddr_in *>(&addr);
+        auto *v6 = reinterpret_cast<sockaddr_in6 *>(&addr);
+        const int first = std::atoi(argv[3]);
+        for (int i = 0; i < count; ++i) {
+            uint16_t port = htons(static_cast<uint16_t>(first + i));
+            (addr.ss_family == AF_INET ? v4->sin_port : v6->sin6_port) = port;
+            if (sendto(fd, "s", 1, 0, reinterpret_cast<sockaddr *>(&addr), alen) < 0) die("sendto");
+        }
+        if (argc > 5) sleep(static_cast<unsigned>(std::atoi(argv[5])));
+        return 0;
+    }
     if (mode == "send-connected") {
         if (argc < 6) return 2;
         size_t size = static_cast<size_t>(std::atoi(argv[5]));

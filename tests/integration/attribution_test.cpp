@@ -54,6 +54,7 @@ void check_container_identity(const json &j, const TestContainer &c, pid_t pid,
     CHECK(at(j, "cgroup.path") == c.cgroup_path());
     CHECK(at(j, "container.id") == c.id());
     CHECK(at(j, "container.runtime") == "docker");
+    CHECK(at(j, "policer.container.verified") == true); // its cgroup was made by root
     CHECK(at(j, "policer.flow.identity") == "full");
 }
 
@@ -122,6 +123,8 @@ TEST_CASE("inbound TCP accepted by a server process in a container (nc -l)") {
 
     int fd = connect_retry(c.net().ns_ip4(), port);
     REQUIRE(fd >= 0);
+    timeval tv{5, 0}; // a stuck server fails the test instead of hanging it
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     const std::string msg = "hello-inbound\n";
     REQUIRE(write(fd, msg.data(), msg.size()) == static_cast<ssize_t>(msg.size()));
     shutdown(fd, SHUT_WR);
@@ -150,7 +153,7 @@ TEST_CASE("inbound TCP accepted by a server process in a container (nc -l)") {
 }
 
 TEST_CASE("inbound TCP is attributed to the process that accept()s, not the listener's owner") {
-    Policerd d;
+    Policerd d({"--accept-wait", "3000"}); // a loaded machine may take a while to accept
     TestContainer c(13);
     const uint16_t port = 18013;
     // Root listens, a child that dropped to nobody accepts - a pre-forked server.
@@ -306,7 +309,7 @@ TEST_CASE("IPv6: TCP and UDP from a container carry IPv6 addresses") {
 }
 
 TEST_CASE("IPv4 on a dual-stack IPv6 socket is reported as IPv4") {
-    Policerd d;
+    Policerd d({"--accept-wait", "3000"});
     TestContainer c(16);
     TcpServer server("::", /*http=*/true); // AF_INET6 socket, accepts IPv4 as ::ffff:a.b.c.d
     const std::string url =

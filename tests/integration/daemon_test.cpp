@@ -18,14 +18,6 @@ std::string loaded_programs() {
     return must_run({"bpftool", "prog", "show"});
 }
 
-bool mounted(const std::string &target, const std::string &fstype) {
-    std::ifstream f("/proc/mounts");
-    std::string src, dir, type, rest;
-    while (f >> src >> dir >> type && std::getline(f, rest))
-        if (dir == target && type == fstype) return true;
-    return false;
-}
-
 const json &last_stats(const std::vector<json> &events) {
     static const json none;
     const json *found = &none;
@@ -54,11 +46,20 @@ TEST_CASE("policerd says when kernel BTF is missing") {
 
 TEST_CASE("policerd names the hook it cannot attach, and leaves nothing attached") {
     // /tmp is not a cgroup: the first cgroup hook cannot attach there.
+    auto count = [] {
+        std::string out = loaded_programs();
+        size_t n = 0;
+        for (size_t p = out.find("pl_tcp_sockops"); p != std::string::npos;
+             p = out.find("pl_tcp_sockops", p + 1))
+            ++n;
+        return n;
+    };
+    const size_t before = count();
     auto r = run({Binaries::policerd(), "--cgroup-root", "/tmp"});
     CHECK(r.status == 1);
     CHECK(r.err.find("cannot attach pl_sock_create (cgroup/sock_create) to /tmp") !=
           std::string::npos);
-    CHECK(loaded_programs().find("pl_tcp_sockops") == std::string::npos);
+    CHECK(count() == before); // its programs went with it
 }
 
 TEST_CASE("bad command lines get a precise error and exit code 2") {
@@ -78,15 +79,22 @@ TEST_CASE("bad command lines get a precise error and exit code 2") {
 }
 
 TEST_CASE("policerd mounts tracefs and bpffs where they are missing") {
-    // A fresh host may have neither; the accept probes need tracefs to attach.
-    while (mounted("/sys/kernel/tracing", "tracefs"))
-        must_run({"umount", "/sys/kernel/tracing"});
-    while (mounted("/sys/fs/bpf", "bpf"))
-        must_run({"umount", "/sys/fs/bpf"});
-    Policerd d;
-    CHECK(mounted("/sys/kernel/tracing", "tracefs"));
-    CHECK(mounted("/sys/fs/bpf", "bpf"));
+    // A fresh host may have neither. The test gives policerd a mount namespace of its own
+    // without them, so the host's bpffs (and anything pinned there) is never touched.
+    Policerd d({}, {"unshare", "--mount", "--propagation", "private", "sh", "-c",
+                    "while umount /sys/kernel/tracing 2>/dev/null; do :; done; "
+                    "while umount /sys/fs/bpf 2>/dev/null; do :; done; exec \"$0\" \"$@\""});
+    std::ifstream f("/proc/" + std::to_string(d.pid()) + "/mounts");
+    std::string src, dir, type, rest;
+    bool tracefs = false, bpffs = false;
+    while (f >> src >> dir >> type && std::getline(f, rest)) {
+        tracefs = tracefs || (dir == "/sys/kernel/tracing" && type == "tracefs");
+        bpffs = bpffs || (dir == "/sys/fs/bpf" && type == "bpf");
+    }
+    CHECK(tracefs);
+    CHECK(bpffs);
     CHECK(d.stderr_text().find("mounted tracefs at /sys/kernel/tracing") != std::string::npos);
+    CHECK(d.stderr_text().find("mounted bpf at /sys/fs/bpf") != std::string::npos);
     bool accept_probe = false;
     const auto events = d.events();
     for (const auto &h : at(events.front(), "policer.hooks"))

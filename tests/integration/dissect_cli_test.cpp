@@ -626,6 +626,43 @@ TEST_CASE("dissect CLI: --max-flows 1 still prints every flow") {
     CHECK(at(d.summary, "policer.dissect.flows") == 2);
 }
 
+TEST_CASE("dissect CLI: a flow printed early for room keeps what was learned of it") {
+    // --max-flows 2: the HTTP flow (request seen, response not yet) is the least recent when
+    // the second UDP flow arrives, so it is printed then, with its request. Its response
+    // arrives later, as a new flow.
+    TempDir dir;
+    Pcap p(kLinkRaw);
+    const auto http = http_exchange();
+    for (size_t i = 0; i < 4; ++i)
+        p.add(http[i]);
+    p.add(udp4(kClient, 41000, kServer, 9000, text("\x01\x02opaque one")));
+    p.add(udp4(kClient, 41001, kServer, 9001, text("\x01\x02opaque two")));
+    for (size_t i = 4; i < http.size(); ++i)
+        p.add(http[i]);
+    const std::string file = write(dir, "evict.pcap", p);
+    auto r = run({Binaries::policer(), "dissect", "--json", "--max-flows", "2", file});
+    INFO("stderr: " << r.err);
+    REQUIRE(r.status == 0);
+    const Dissected d = parse_output(r.out);
+    std::vector<json> web;
+    for (const auto &f : d.flows)
+        if (at(f, "destination.port") == 80 || at(f, "source.port") == 80) web.push_back(f);
+    REQUIRE_FALSE(web.empty());
+    // The request went out on the first: its document names it.
+    CHECK(at(web[0], "user_agent.original") == "policer-test-agent/1.0");
+    CHECK(at(web[0], "http.request.method") == "GET");
+    // Every packet of the exchange is counted once, across its documents.
+    uint64_t packets = 0;
+    for (const auto &f : web)
+        packets += at(f, "network.packets").get<uint64_t>();
+    CHECK(packets == http.size());
+    // Each UDP flow is printed once.
+    int udp = 0;
+    for (const auto &f : d.flows)
+        udp += at(f, "network.transport") == "udp";
+    CHECK(udp == 2);
+}
+
 TEST_CASE("dissect CLI: a capture cut inside a record fails after what it could read") {
     TempDir dir;
     Pcap p(kLinkRaw);

@@ -43,6 +43,12 @@ const char *Binaries::prefork() {
 const char *Binaries::policer() {
     return PL_POLICER;
 }
+const char *Binaries::drop_priv() {
+    return PL_DROP_PRIV;
+}
+const char *Binaries::exec_from() {
+    return PL_EXEC_FROM;
+}
 
 namespace {
 
@@ -213,9 +219,10 @@ void Child::signal(int sig) {
 
 // ---- the daemon under test ----
 
-Policerd::Policerd(std::vector<std::string> extra) {
-    std::vector<std::string> argv = {Binaries::policerd(), "--events-stdout", "--stats-interval",
-                                     "1"};
+Policerd::Policerd(std::vector<std::string> extra, std::vector<std::string> wrapper) {
+    std::vector<std::string> argv = std::move(wrapper);
+    for (const char *a : {Binaries::policerd(), "--events-stdout", "--stats-interval", "1"})
+        argv.emplace_back(a);
     argv.insert(argv.end(), extra.begin(), extra.end());
     char err_tmpl[] = "/tmp/policerd-stderr-XXXXXX";
     int err = mkstemp(err_tmpl);
@@ -275,14 +282,14 @@ std::vector<json> Policerd::wait_for_count(const Pred &pred, size_t count,
     size_t scanned = 0;
     std::vector<json> found;
     while (true) {
+        if (!bad_lines_.empty())
+            throw std::runtime_error("policerd printed a line that is not JSON: " + bad_lines_[0]);
         for (; scanned < events_.size(); ++scanned)
-            if (!events_[scanned].is_discarded() && pred(events_[scanned]))
-                found.push_back(events_[scanned]);
+            if (pred(events_[scanned])) found.push_back(events_[scanned]);
         if (found.size() >= count || eof_) return found;
         if (cv_.wait_until(lk, end) == std::cv_status::timeout) {
             for (; scanned < events_.size(); ++scanned)
-                if (!events_[scanned].is_discarded() && pred(events_[scanned]))
-                    found.push_back(events_[scanned]);
+                if (pred(events_[scanned])) found.push_back(events_[scanned]);
             return found;
         }
     }
@@ -290,6 +297,8 @@ std::vector<json> Policerd::wait_for_count(const Pred &pred, size_t count,
 
 std::vector<json> Policerd::events() const {
     std::lock_guard<std::mutex> lk(mu_);
+    if (!bad_lines_.empty())
+        throw std::runtime_error("policerd printed a line that is not JSON: " + bad_lines_[0]);
     return events_;
 }
 
@@ -333,22 +342,33 @@ std::string cgroup2_mount() {
 
 TestNetns::TestNetns(int n)
     : n_(n), name_("pl-t" + std::to_string(getpid()) + "-" + std::to_string(n)),
-      veth_host_("plh" + std::to_string(n)), veth_ns_("plc" + std::to_string(n)) {
-    // Leftovers of a crashed earlier run would make `ip link add` fail.
-    run({"ip", "link", "del", veth_host_});
-    must_run({"ip", "netns", "add", name_});
-    must_run({"ip", "link", "add", veth_host_, "type", "veth", "peer", "name", veth_ns_});
-    must_run({"ip", "link", "set", veth_ns_, "netns", name_});
-    must_run({"ip", "addr", "add", host_ip4() + "/24", "dev", veth_host_});
-    must_run({"ip", "-6", "addr", "add", host_ip6() + "/64", "dev", veth_host_, "nodad"});
-    must_run({"ip", "link", "set", veth_host_, "up"});
-    must_run({"ip", "-n", name_, "addr", "add", ns_ip4() + "/24", "dev", veth_ns_});
-    must_run({"ip", "-n", name_, "-6", "addr", "add", ns_ip6() + "/64", "dev", veth_ns_, "nodad"});
-    must_run({"ip", "-n", name_, "link", "set", veth_ns_, "up"});
-    must_run({"ip", "-n", name_, "link", "set", "lo", "up"});
+      // Unique to this run (interface names have at most 15 characters): a test never touches
+      // another run's interfaces.
+      veth_host_("plh" + std::to_string(n) + "-" + std::to_string(getpid() % 100000)),
+      veth_ns_("plc" + std::to_string(n)) {
+    try {
+        must_run({"ip", "netns", "add", name_});
+        must_run({"ip", "link", "add", veth_host_, "type", "veth", "peer", "name", veth_ns_,
+                  "netns", name_});
+        must_run({"ip", "addr", "add", host_ip4() + "/24", "dev", veth_host_});
+        must_run({"ip", "-6", "addr", "add", host_ip6() + "/64", "dev", veth_host_, "nodad"});
+        must_run({"ip", "link", "set", veth_host_, "up"});
+        must_run({"ip", "-n", name_, "addr", "add", ns_ip4() + "/24", "dev", veth_ns_});
+        must_run(
+            {"ip", "-n", name_, "-6", "addr", "add", ns_ip6() + "/64", "dev", veth_ns_, "nodad"});
+        must_run({"ip", "-n", name_, "link", "set", veth_ns_, "up"});
+        must_run({"ip", "-n", name_, "link", "set", "lo", "up"});
+    } catch (...) {
+        teardown(); // the destructor does not run for a constructor that throws
+        throw;
+    }
 }
 
 TestNetns::~TestNetns() {
+    teardown();
+}
+
+void TestNetns::teardown() {
     run({"ip", "link", "del", veth_host_});
     run({"ip", "netns", "del", name_});
 }
@@ -488,9 +508,12 @@ void TcpServer::loop() {
             if (write(c, r.data(), r.size()) == static_cast<ssize_t>(r.size()))
                 conn.bytes_out = r.size();
         }
+        {
+            // Recorded before the close the client waits for, so a test never looks too early.
+            std::lock_guard<std::mutex> lk(mu_);
+            conns_.push_back(conn);
+        }
         close(c);
-        std::lock_guard<std::mutex> lk(mu_);
-        conns_.push_back(conn);
     }
 }
 

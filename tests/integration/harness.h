@@ -32,6 +32,8 @@ struct Binaries {
     static const char *storm();
     static const char *prefork();
     static const char *policer();
+    static const char *drop_priv();
+    static const char *exec_from();
 };
 
 // ---- processes ----
@@ -74,7 +76,8 @@ private:
 class Policerd {
 public:
     // Starts policerd --events-stdout with `extra` arguments and waits for agent-start.
-    explicit Policerd(std::vector<std::string> extra = {});
+    // `wrapper` runs before policerd (e.g. unshare, to give it a mount namespace of its own).
+    explicit Policerd(std::vector<std::string> extra = {}, std::vector<std::string> wrapper = {});
     ~Policerd();
     Policerd(const Policerd &) = delete;
     Policerd &operator=(const Policerd &) = delete;
@@ -85,6 +88,8 @@ public:
     // Waits until `count` events match; returns them all (fewer on timeout).
     std::vector<json> wait_for_count(const Pred &pred, size_t count,
                                      std::chrono::milliseconds timeout);
+    // Every event so far. A line on policerd's stdout that is not JSON is a defect: it makes
+    // this (and the waits above) throw, failing the test.
     std::vector<json> events() const;
 
     pid_t pid() const { return pid_; }
@@ -104,6 +109,7 @@ private:
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::vector<json> events_;
+    std::vector<std::string> bad_lines_;
     bool eof_ = false;
     int exit_code_ = -1;
 };
@@ -123,6 +129,7 @@ public:
     TestNetns &operator=(const TestNetns &) = delete;
 
     const std::string &name() const { return name_; }
+    const std::string &host_iface() const { return veth_host_; }
     std::string host_ip4() const;
     std::string ns_ip4() const;
     std::string host_ip6() const;
@@ -131,6 +138,7 @@ public:
     uint64_t inode() const;
 
 private:
+    void teardown();
     int n_;
     std::string name_, veth_host_, veth_ns_;
 };

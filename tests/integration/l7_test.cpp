@@ -77,7 +77,7 @@ TEST_CASE("HTTP: method, URL, user agent and status, live and from a capture") {
     TempDir dir;
     std::ofstream(dir.file("index.html")) << "<html>policer</html>\n";
     const uint16_t port = 18031;
-    Capture cap("plh31", dir.file("http.pcap"));
+    Capture cap(c.net().host_iface(), dir.file("http.pcap"));
     Child server(c.argv(kNobody, kNogroup,
                         {"/usr/bin/python3", "-m", "http.server", std::to_string(port), "--bind",
                          c.net().ns_ip4(), "--directory", dir.path()}),
@@ -133,7 +133,7 @@ TEST_CASE("TLS: SNI, version and JA3, live and from a capture") {
               dir.file("cert.pem")});
     run({"chmod", "644", dir.file("key.pem")});
     const uint16_t port = 18032;
-    Capture cap("plh32", dir.file("tls.pcap"));
+    Capture cap(c.net().host_iface(), dir.file("tls.pcap"));
     Child server(
         c.argv(kNobody, kNogroup,
                {"openssl", "s_server", "-accept", c.net().ns_ip4() + ":" + std::to_string(port),
@@ -170,7 +170,7 @@ TEST_CASE("DNS: question and answers, and later flows to an answered address car
     TestContainer c(33);
     TempDir dir;
     TcpServer web(c.net().host_ip4(), /*http=*/true);
-    Capture cap("plh33", dir.file("dns.pcap"));
+    Capture cap(c.net().host_iface(), dir.file("dns.pcap"));
     // svc.policer.test resolves to the host side of the veth, where `web` listens.
     Child dns(
         c.argv(0, 0,
@@ -220,7 +220,7 @@ TEST_CASE("SSH: protocol and client software, live and from a capture") {
     TempDir dir;
     must_run({"dropbearkey", "-t", "ed25519", "-f", dir.file("host_key")});
     const uint16_t port = 18034;
-    Capture cap("plh34", dir.file("ssh.pcap"));
+    Capture cap(c.net().host_iface(), dir.file("ssh.pcap"));
     Child server(c.argv(0, 0,
                         {"dropbear", "-F", "-E", "-s", "-r", dir.file("host_key"), "-p",
                          c.net().ns_ip4() + ":" + std::to_string(port)}),
