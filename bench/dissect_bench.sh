@@ -6,16 +6,19 @@
 #   bench/dissect_bench.sh [--flows N] [--seed S] [--runs R] [--pcap FILE] [--build-dir DIR]
 #
 # Needs a build (./scripts/build.sh; the build directory is ./build or $POLICER_BUILD_DIR)
-# and ndpiReader (apt-get install libndpi-bin). The capture is written by pl-gen-pcap into
-# ${TMPDIR:-/tmp}/policer-bench/ and reused while flows, seed and generator are the same.
+# and ndpiReader (apt-get install libndpi-bin). The capture (default 20000 flows, seed 1) is
+# written by pl-gen-pcap into ${TMPDIR:-/tmp}/policer-bench/ and reused while flows, seed and
+# generator are the same.
 #
-# Each tool first runs once untimed (warms the page cache; its output gives the classification
-# counts and, with GNU time installed, the peak memory), then R timed runs alternate between
-# the two tools; policer's table goes to /dev/null, ndpiReader prints only its summary. Reported:
-# medians of wall, user and system time; packets/s and flows/s from the median wall time;
-# the throughput ratio policer/ndpiReader (> 1: policer is faster); flows classified by DPI
-# (not guessed from ports) by each; flows per application side by side.
-# Exits non-zero if either tool fails or the two read different packet counts.
+# Three tools read the same file: policer dissect (its per-flow table to /dev/null);
+# ndpiReader set up for comparable work (the baseline of the ratio); and ndpiReader with its
+# default payload string scan, for reference. Each first runs once untimed (this warms the page
+# cache; its output gives the classification and, with GNU time installed, the peak memory),
+# then R timed runs (default 5) alternate between the tools. Reported: medians of wall, user
+# and system time; packets/s and flows/s from the median wall time; the ratios
+# policer/ndpiReader (> 1: policer is faster); the flows each classified from payload (not
+# guessed from ports); flows per application side by side.
+# Exits non-zero if a tool fails or the tools read different packet counts.
 set -euo pipefail
 
 flows=20000
@@ -166,11 +169,16 @@ for i in 0 1 2; do
     printf 'dissect_bench: %-15s = %s\n' "${names[$i]}" "${cmd[*]}"
 done
 echo "dissect_bench: load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+if awk -v n="$(nproc)" '{ exit !($1 > n / 2) }' /proc/loadavg; then
+    echo "dissect_bench: warning: the machine is busy; wall times will be noisy (CPU times less so)" >&2
+fi
 
 # Untimed first runs: warm the page cache; their outputs give the classification.
+packets=() nflows=() classified=() wall=() user=() sys=()
 for i in 0 1 2; do
     first "$i"
-    read -r packets[i] nflows[i] classified[i] < <(counts "$i")
+    read -r p f c < <(counts "$i")
+    packets[i]=$p nflows[i]=$f classified[i]=$c
 done
 for i in 1 2; do
     [ "${packets[0]}" -eq "${packets[$i]}" ] ||

@@ -137,10 +137,22 @@ std::string fmt(const char *f, ...) {
 constexpr uint32_t kClients = 1000;
 // A few flows go to well-known names, so that host-based sub-classification has work too.
 const char *const kPublicNames[] = {
-    "www.google.com",    "www.youtube.com",       "api.github.com",      "en.wikipedia.org",
-    "www.netflix.com",   "graph.facebook.com",    "www.amazon.com",      "www.debian.org",
-    "login.live.com",    "cdn.jsdelivr.net",      "www.cloudflare.com",  "api.twitter.com",
-    "slack.com",         "zoom.us",               "outlook.office365.com", "www.dropbox.com",
+    "www.google.com",
+    "www.youtube.com",
+    "api.github.com",
+    "en.wikipedia.org",
+    "www.netflix.com",
+    "graph.facebook.com",
+    "www.amazon.com",
+    "www.debian.org",
+    "login.live.com",
+    "cdn.jsdelivr.net",
+    "www.cloudflare.com",
+    "api.twitter.com",
+    "slack.com",
+    "zoom.us",
+    "outlook.office365.com",
+    "www.dropbox.com",
 };
 
 struct Name {
@@ -199,7 +211,8 @@ Addr resolver_addr(bool v6, uint32_t k) {
     if (!v6)
         a = {198, 19, 255, static_cast<uint8_t>(1 + k)};
     else
-        a = {0x20, 0x01, 0x0d, 0xb8, 0, 0x53, 0, 0, 0, 0, 0, 0, 0, 0, 0, static_cast<uint8_t>(1 + k)};
+        a = {0x20, 0x01, 0x0d, 0xb8, 0, 0x53, 0, 0,
+             0,    0,    0,    0,    0, 0,    0, static_cast<uint8_t>(1 + k)};
     return a;
 }
 
@@ -281,8 +294,8 @@ private:
         u16(h, 0); // urgent
         ts_[me] += 1 + r_.below(3);
         if (syn) {
-            u8(h, 2), u8(h, 4), u16(h, mss_);   // MSS
-            u8(h, 4), u8(h, 2);                 // SACK permitted
+            u8(h, 2), u8(h, 4), u16(h, mss_);     // MSS
+            u8(h, 4), u8(h, 2);                   // SACK permitted
             u8(h, 8), u8(h, 10), u32(h, ts_[me]); // timestamps
             u32(h, (flags & 0x10) ? ts_[peer] : 0);
             u8(h, 1), u8(h, 3), u8(h, 3), u8(h, 7); // NOP, window scale 7
@@ -430,15 +443,15 @@ Bytes client_hello(Rng &r, const std::string &sni, bool tls13, bool quic,
         raw(name, len16(str(sni)));
         raw(ext, extension(0x0000, len16(name)));
     }
-    raw(ext, extension(0x0017, {}));      // extended_master_secret
-    raw(ext, extension(0xff01, {0}));     // renegotiation_info
+    raw(ext, extension(0x0017, {}));  // extended_master_secret
+    raw(ext, extension(0xff01, {0})); // renegotiation_info
     {
         Bytes groups;
         if (grease) u16(groups, g);
         u16(groups, 0x001d), u16(groups, 0x0017), u16(groups, 0x0018);
         raw(ext, extension(0x000a, len16(groups))); // supported_groups
     }
-    raw(ext, extension(0x000b, {1, 0})); // ec_point_formats: uncompressed
+    raw(ext, extension(0x000b, {1, 0}));        // ec_point_formats: uncompressed
     if (!quic) raw(ext, extension(0x0023, {})); // session_ticket
     if (!alpn.empty()) {
         Bytes list;
@@ -548,9 +561,10 @@ Bytes dn(const std::string &org, const std::string &cn) {
     return seq({rdn(0x06, 0x13, "US"), rdn(0x0a, 0x0c, org), rdn(0x03, 0x0c, cn)});
 }
 
-// An X.509 v3 certificate with an RSA-2048-sized key and signature (random bytes).
+// An X.509 v3 certificate with an RSA-2048-sized key and signature (random bytes), valid from
+// 2024-01-01 to `not_after` (UTCTime).
 Bytes certificate(Rng &r, const std::string &issuer, const std::string &subject,
-                  const std::string &san) {
+                  const std::string &san, const char *not_after) {
     Bytes serial = r.bytes(16);
     serial[0] &= 0x7f;
     const Bytes alg = seq({kOidSha256Rsa, kNull});
@@ -561,8 +575,8 @@ Bytes certificate(Rng &r, const std::string &issuer, const std::string &subject,
     raw(key_bits, rsa_key);
     Bytes exts;
     if (!san.empty()) {
-        Bytes san_ext = seq({Bytes{0x06, 0x03, 0x55, 0x1d, 0x11},
-                             der(0x04, seq({der(0x82, str(san))}))});
+        Bytes san_ext =
+            seq({Bytes{0x06, 0x03, 0x55, 0x1d, 0x11}, der(0x04, seq({der(0x82, str(san))}))});
         Bytes basic = seq({Bytes{0x06, 0x03, 0x55, 0x1d, 0x13}, der(0x04, seq({}))});
         exts = der(0xa3, seq({san_ext, basic}));
     } else {
@@ -570,11 +584,10 @@ Bytes certificate(Rng &r, const std::string &issuer, const std::string &subject,
                            der(0x04, seq({Bytes{0x01, 0x01, 0xff}}))});
         exts = der(0xa3, seq({basic}));
     }
-    Bytes tbs = seq({der(0xa0, {0x02, 0x01, 0x02}), der(0x02, serial), alg,
-                     dn("Bench Trust Services", issuer),
-                     seq({der(0x17, str("240101000000Z")), der(0x17, str("261231235959Z"))}),
-                     dn("Bench Hosting", subject), seq({seq({kOidRsa, kNull}), der(0x03, key_bits)}),
-                     exts});
+    Bytes tbs = seq(
+        {der(0xa0, {0x02, 0x01, 0x02}), der(0x02, serial), alg, dn("Bench Trust Services", issuer),
+         seq({der(0x17, str("240101000000Z")), der(0x17, str(not_after))}),
+         dn("Bench Hosting", subject), seq({seq({kOidRsa, kNull}), der(0x03, key_bits)}), exts});
     Bytes sig{0};
     raw(sig, r.bytes(256));
     return seq({tbs, alg, der(0x03, sig)});
@@ -729,18 +742,10 @@ void http_flow(Conversation &c, Rng &r, const Name &host) {
     c.handshake();
     std::string path;
     switch (r.below(4)) {
-    case 0:
-        path = "/";
-        break;
-    case 1:
-        path = fmt("/api/v1/items/%u?lang=en", r.below(100000));
-        break;
-    case 2:
-        path = fmt("/static/app.%08x.js", static_cast<uint32_t>(r.next()));
-        break;
-    default:
-        path = fmt("/images/photo-%u.jpg", r.below(5000));
-        break;
+    case 0: path = "/"; break;
+    case 1: path = fmt("/api/v1/items/%u?lang=en", r.below(100000)); break;
+    case 2: path = fmt("/static/app.%08x.js", static_cast<uint32_t>(r.next())); break;
+    default: path = fmt("/images/photo-%u.jpg", r.below(5000)); break;
     }
     std::string req = "GET " + path + " HTTP/1.1\r\nHost: " + host.text +
                       "\r\nUser-Agent: " + r.pick(kUserAgents) +
@@ -750,7 +755,9 @@ void http_flow(Conversation &c, Rng &r, const Name &host) {
     c.ack(false);
     const uint32_t kind = r.below(10);
     const size_t body_len = kind < 8 ? r.range(200, 6000) : r.range(0, 300);
-    const char *status = kind < 8 ? "200 OK" : kind == 8 ? "301 Moved Permanently" : "404 Not Found";
+    const char *status = kind < 8    ? "200 OK"
+                         : kind == 8 ? "301 Moved Permanently"
+                                     : "404 Not Found";
     std::string head = fmt("HTTP/1.1 %s\r\nServer: nginx/1.22.1\r\n"
                            "Date: Fri, 01 Mar 2024 00:00:00 GMT\r\n"
                            "Content-Type: text/html; charset=utf-8\r\n"
@@ -776,7 +783,7 @@ void tls_flow(Conversation &c, Rng &r, const Name &host, bool tls13) {
     c.ack(false);
     if (tls13) {
         Bytes flight = record(0x16, 0x0303, server_hello(r, true, false, ""));
-        raw(flight, record(0x14, 0x0303, {1}));                      // ChangeCipherSpec
+        raw(flight, record(0x14, 0x0303, {1}));                          // ChangeCipherSpec
         raw(flight, record(0x17, 0x0303, r.bytes(r.range(2000, 4200)))); // EE, Cert, CV, Fin
         c.send(false, flight);
         Bytes fin = record(0x14, 0x0303, {1});
@@ -785,14 +792,16 @@ void tls_flow(Conversation &c, Rng &r, const Name &host, bool tls13) {
     } else {
         Bytes flight = record(0x16, 0x0303, server_hello(r, false, false, alpn[0]));
         Bytes chain;
-        raw(chain, len24(certificate(r, "Bench Intermediate CA", host.text, host.text)));
-        raw(chain, len24(certificate(r, "Bench Root CA", "Bench Intermediate CA", "")));
+        raw(chain,
+            len24(certificate(r, "Bench Intermediate CA", host.text, host.text, "241231235959Z")));
+        raw(chain,
+            len24(certificate(r, "Bench Root CA", "Bench Intermediate CA", "", "281231235959Z")));
         raw(flight, record(0x16, 0x0303, handshake(11, len24(chain))));
         Bytes ske;
-        u8(ske, 3);          // named_curve
-        u16(ske, 0x001d);    // x25519
+        u8(ske, 3);       // named_curve
+        u16(ske, 0x001d); // x25519
         raw(ske, len8(r.bytes(32)));
-        u16(ske, 0x0804);    // rsa_pss_rsae_sha256
+        u16(ske, 0x0804); // rsa_pss_rsae_sha256
         raw(ske, len16(r.bytes(256)));
         raw(flight, record(0x16, 0x0303, handshake(12, ske)));
         raw(flight, record(0x16, 0x0303, handshake(14, {}))); // ServerHelloDone
@@ -829,11 +838,11 @@ Bytes dns_name(const std::string &name) {
 
 Bytes dns_opt() {
     Bytes b;
-    u8(b, 0);       // root
-    u16(b, 41);     // OPT
-    u16(b, 1232);   // UDP payload size
-    u32(b, 0);      // extended rcode, version, flags
-    u16(b, 0);      // no options
+    u8(b, 0);     // root
+    u16(b, 41);   // OPT
+    u16(b, 1232); // UDP payload size
+    u32(b, 0);    // extended rcode, version, flags
+    u16(b, 0);    // no options
     return b;
 }
 
@@ -927,8 +936,8 @@ void ssh_flow(Conversation &c, Rng &r) {
     const char *const clients[] = {"SSH-2.0-OpenSSH_9.6", "SSH-2.0-PuTTY_Release_0.80",
                                    "SSH-2.0-libssh_0.10.5", "SSH-2.0-paramiko_3.4.0"};
     c.handshake();
-    c.send(false, str(std::string(r.pick(servers)) + "\r\n"));
     c.send(true, str(std::string(r.pick(clients)) + "\r\n"));
+    c.send(false, str(std::string(r.pick(servers)) + "\r\n"));
     c.send(true, kexinit(r, true));
     c.send(false, kexinit(r, false));
     Bytes ecdh{30}; // SSH_MSG_KEX_ECDH_INIT
@@ -936,7 +945,7 @@ void ssh_flow(Conversation &c, Rng &r) {
     raw(ecdh, r.bytes(32));
     c.send(true, ssh_packet(r, ecdh));
     Bytes reply = ssh_packet(r, r.bytes(r.range(400, 1100)));
-    reply[5] = 31; // SSH_MSG_KEX_ECDH_REPLY
+    reply[5] = 31;                   // SSH_MSG_KEX_ECDH_REPLY
     raw(reply, ssh_packet(r, {21})); // NEWKEYS
     c.send(false, reply);
     c.send(true, ssh_packet(r, {21}));
@@ -953,8 +962,7 @@ void quic_flow(Conversation &c, Rng &r, const Name &host) {
     const Bytes dcid = r.bytes(8), scid = r.bytes(8), server_cid = r.bytes(8);
     const QuicKeys ck = quic_initial_keys(dcid, true), sk = quic_initial_keys(dcid, false);
     c.send(true, quic_initial(dcid, scid, ck, 0,
-                              crypto_frame(client_hello(r, host.text, true, true, {"h3"})),
-                              1200));
+                              crypto_frame(client_hello(r, host.text, true, true, {"h3"})), 1200));
     // Server: Initial (ACK + ServerHello) coalesced with a Handshake packet.
     Bytes frames = {0x02, 0x00, 0x00, 0x00, 0x00}; // ACK of packet 0
     raw(frames, crypto_frame(server_hello(r, true, true, "")));
@@ -984,14 +992,14 @@ void random_flow(Conversation &c, Rng &r, bool tcp) {
 // Flows and their interleaving.
 
 enum class Kind { Http, Tls13, Tls12, Dns, Ssh, Quic, RandomTcp, RandomUdp, Count };
-const char *const kKindNames[] = {"http",       "tls1.3",      "tls1.2", "dns", "ssh", "quic",
-                                  "random-tcp", "random-udp"};
+const char *const kKindNames[] = {"http", "tls1.3", "tls1.2",     "dns",
+                                  "ssh",  "quic",   "random-tcp", "random-udp"};
 struct Weight {
     Kind kind;
     uint32_t percent;
 };
-const Weight kMix[] = {{Kind::Http, 18}, {Kind::Tls13, 20},    {Kind::Tls12, 10},
-                       {Kind::Dns, 22},  {Kind::Ssh, 5},       {Kind::Quic, 7},
+const Weight kMix[] = {{Kind::Http, 18},     {Kind::Tls13, 20},   {Kind::Tls12, 10},
+                       {Kind::Dns, 22},      {Kind::Ssh, 5},      {Kind::Quic, 7},
                        {Kind::RandomTcp, 9}, {Kind::RandomUdp, 9}};
 
 struct Flow {
@@ -1030,8 +1038,8 @@ Flow make_flow(const Options &o, uint64_t i, Kind kind) {
     // Unique per flow: j -> j * 9973 mod 28000 is a bijection, so (client, port) does not
     // repeat below 28,000,000 flows.
     e.cport = static_cast<uint16_t>(32768 + ((i / kClients) * 9973 + o.seed) % 28000);
-    e.cmac = {0x02, 0x00, 0x0a, 0x01, static_cast<uint8_t>(client >> 8),
-              static_cast<uint8_t>(client)};
+    e.cmac = {
+        0x02, 0x00, 0x0a, 0x01, static_cast<uint8_t>(client >> 8), static_cast<uint8_t>(client)};
     e.gwmac = {0x02, 0x00, 0x5e, 0x00, 0x00, 0x01};
     const Name host = pick_name(r, n_hosts);
     e.sip = server_addr(e.v6, host.id);
@@ -1043,19 +1051,13 @@ Flow make_flow(const Options &o, uint64_t i, Kind kind) {
         break;
     }
     case Kind::Tls13:
-    case Kind::Tls12:
-        e.sport = r.chance(85) ? 443 : 8443;
-        break;
+    case Kind::Tls12: e.sport = r.chance(85) ? 443 : 8443; break;
     case Kind::Dns:
         e.sip = resolver_addr(e.v6, r.below(4));
         e.sport = 53;
         break;
-    case Kind::Ssh:
-        e.sport = r.chance(80) ? 22 : 2222;
-        break;
-    case Kind::Quic:
-        e.sport = 443;
-        break;
+    case Kind::Ssh: e.sport = r.chance(80) ? 22 : 2222; break;
+    case Kind::Quic: e.sport = 443; break;
     default:
         e.sport = random_port(r);
         e.sip = server_addr(e.v6, 200000 + r.below(50000));
@@ -1063,30 +1065,14 @@ Flow make_flow(const Options &o, uint64_t i, Kind kind) {
     }
     Conversation c(e, tcp, r);
     switch (kind) {
-    case Kind::Http:
-        http_flow(c, r, host);
-        break;
-    case Kind::Tls13:
-        tls_flow(c, r, host, true);
-        break;
-    case Kind::Tls12:
-        tls_flow(c, r, host, false);
-        break;
-    case Kind::Dns:
-        dns_flow(c, r, host, e.v6);
-        break;
-    case Kind::Ssh:
-        ssh_flow(c, r);
-        break;
-    case Kind::Quic:
-        quic_flow(c, r, host);
-        break;
-    case Kind::RandomTcp:
-        random_flow(c, r, true);
-        break;
-    default:
-        random_flow(c, r, false);
-        break;
+    case Kind::Http: http_flow(c, r, host); break;
+    case Kind::Tls13: tls_flow(c, r, host, true); break;
+    case Kind::Tls12: tls_flow(c, r, host, false); break;
+    case Kind::Dns: dns_flow(c, r, host, e.v6); break;
+    case Kind::Ssh: ssh_flow(c, r); break;
+    case Kind::Quic: quic_flow(c, r, host); break;
+    case Kind::RandomTcp: random_flow(c, r, true); break;
+    default: random_flow(c, r, false); break;
     }
     Flow f;
     f.frames = std::move(c.frames);
@@ -1224,8 +1210,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     std::printf("pl-gen-pcap: wrote %s: %llu packets, %llu flows, %llu bytes;", o.out.c_str(),
-                static_cast<unsigned long long>(packets),
-                static_cast<unsigned long long>(o.flows),
+                static_cast<unsigned long long>(packets), static_cast<unsigned long long>(o.flows),
                 static_cast<unsigned long long>(w.bytes()));
     for (size_t k = 0; k < per_kind.size(); ++k)
         std::printf(" %s=%llu", kKindNames[k], static_cast<unsigned long long>(per_kind[k]));

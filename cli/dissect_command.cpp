@@ -70,7 +70,8 @@ public:
         : opts_(o), domains_(65536, 300ull * 1000000000ull),
           dissector_(engine, domains_, l7::DissectorConfig{o.max_flows, o.max_packets},
                      [this](const DissectKey &k, const pl_flow_key &, const l7::L7Info &info) {
-                         if (OfflineFlow *f = flows_.get(k)) f->l7 = info;
+                         // peek, not get: recency here must follow packets, not results
+                         if (OfflineFlow *f = flows_.peek(k)) f->l7 = info;
                      }),
           flows_(o.max_flows) {}
 

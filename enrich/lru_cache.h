@@ -34,6 +34,10 @@ public:
         auto it = index_.find(key);
         return it == index_.end() ? nullptr : &it->second->second;
     }
+    V *peek(const K &key) {
+        auto it = index_.find(key);
+        return it == index_.end() ? nullptr : &it->second->second;
+    }
 
     // Inserts or replaces; evicts the least recently used entry when full.
     V &put(const K &key, V value) {

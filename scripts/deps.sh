@@ -9,9 +9,12 @@ packages=(
     libbpf-dev bpftool libelf-dev zlib1g-dev
     libspdlog-dev libfmt-dev libcxxopts-dev nlohmann-json3-dev
     libsqlite3-dev libzmq3-dev cppzmq-dev libndpi-dev libpcap-dev
-    doctest-dev
-    # run and test: real tools that make real traffic
-    iproute2 curl netcat-openbsd util-linux procps
+    doctest-dev libclang-rt-14-dev
+    # run and test: real servers and clients that make real traffic, and a real capture
+    iproute2 curl netcat-openbsd util-linux procps python3 openssl tcpdump
+    dnsmasq-base dropbear-bin openssh-client bind9-dnsutils
+    # benchmarks: nDPI's own reader, as the baseline
+    libndpi-bin
 )
 
 missing=()

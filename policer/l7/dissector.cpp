@@ -120,7 +120,7 @@ PacketError Dissector::feed(const pl_flow_key &ref, const uint8_t *ip, size_t ca
         if (flows_.size() >= flows_.capacity()) {
             // Make room: the least recently fed flow is finished with what it has.
             if (auto victim = flows_.pop_lru()) {
-                ++stats_.evicted;
+                if (!victim->second.info.done) ++stats_.evicted; // finished early for room
                 finish(victim->first, victim->second, true);
             }
         }
@@ -142,7 +142,9 @@ PacketError Dissector::feed(const pl_flow_key &ref, const uint8_t *ip, size_t ca
     // nDPI trusts the IP length fields: give it a copy that matches what was captured.
     const size_t len = std::min<size_t>(caplen, std::min<size_t>(v.ip_len, scratch_.size()));
     std::memcpy(scratch_.data(), ip, len);
-    fit_ip_length(scratch_.data(), len, v);
+    PacketView fitted = v;
+    fitted.truncated = len < v.ip_len; // also an IPv6 jumbogram cut to nDPI's 64 KiB
+    fit_ip_length(scratch_.data(), len, fitted);
     DpiProgress p =
         engine_.process(*e->dpi, scratch_.data(), static_cast<uint16_t>(len), ts_ns / 1000000);
     ++e->inspected;
