@@ -87,13 +87,14 @@ public:
                          src.error().c_str());
         }
         dissector_.finish_all();
-        std::vector<OfflineFlow> rest;
-        while (auto f = flows_.pop_lru())
-            rest.push_back(std::move(f->second));
+        // In order of first packet; sorting pointers, not the (large) flows themselves.
+        std::vector<const OfflineFlow *> rest;
+        rest.reserve(flows_.size());
+        flows_.for_each([&](const DissectKey &, const OfflineFlow &f) { rest.push_back(&f); });
         std::sort(rest.begin(), rest.end(),
-                  [](const OfflineFlow &a, const OfflineFlow &b) { return a.seq < b.seq; });
-        for (const auto &f : rest)
-            print(f);
+                  [](const OfflineFlow *a, const OfflineFlow *b) { return a->seq < b->seq; });
+        for (const OfflineFlow *f : rest)
+            print(*f);
         summary(src.stats());
         return src.error().empty() ? 0 : 1;
     }
@@ -102,8 +103,10 @@ private:
     void feed(const CapturedPacket &pkt) {
         l7::PacketView v;
         pl_flow_key ref{}; // offline: no socket, cookie 0
-        if (dissector_.feed(ref, pkt.ip, pkt.caplen, pkt.ts_ns) != l7::PacketError::None) return;
-        l7::parse_packet(pkt.ip, pkt.caplen, v); // valid: the dissector just accepted it
+        if (l7::parse_packet(pkt.ip, pkt.caplen, v) != l7::PacketError::None) {
+            dissector_.feed(ref, pkt.ip, pkt.caplen, pkt.ts_ns); // counts it by reason
+            return;
+        }
         DissectKey key = DissectKey::of(0, v);
         OfflineFlow *f = flows_.get(key);
         if (!f) {
@@ -132,6 +135,9 @@ private:
         Direction &d = from_initiator ? f->fwd : f->rev;
         ++d.packets;
         d.bytes += v.ip_len > v.payload_off ? v.ip_len - v.payload_off : 0; // payload on the wire
+        // Only now: the flow exists to receive a result that comes with this very packet
+        // (nDPI identifies QUIC, for one, from the first).
+        dissector_.feed(ref, pkt.ip, pkt.caplen, pkt.ts_ns);
     }
 
     void print(const OfflineFlow &f) {

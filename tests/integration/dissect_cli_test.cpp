@@ -736,3 +736,29 @@ TEST_CASE("dissect CLI: unreadable input and bad arguments") {
         CHECK(r.out.empty());
     }
 }
+
+TEST_CASE("dissect CLI: every classified flow carries its result, also those identified on "
+          "their first packet (QUIC)") {
+    TempDir dir;
+    const std::string pcap = dir.file("mix.pcap");
+    REQUIRE(run({PL_GEN_PCAP, "--flows", "300", "--seed", "7", "--out", pcap}).status == 0);
+    auto r = run({Binaries::policer(), "dissect", "--json", pcap});
+    REQUIRE(r.status == 0);
+    size_t with_result = 0, quic = 0;
+    json summary;
+    std::istringstream in(r.out);
+    std::string line;
+    while (std::getline(in, line)) {
+        json j = json::parse(line);
+        if (is_action(j, "dissect-summary")) summary = j;
+        if (!is_action(j, "flow-dissected")) continue;
+        if (at(j, "policer.l7.classified") == true) {
+            ++with_result;
+            CHECK(at(j, "network.protocol").is_string());
+        }
+        if (at(j, "network.protocol") == "quic") ++quic;
+    }
+    CHECK(quic > 0);
+    // The summary's count and the flows printed with a result agree: none was dropped.
+    CHECK(at(summary, "policer.dissect.classified") == with_result);
+}
