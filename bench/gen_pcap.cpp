@@ -22,6 +22,8 @@
 // answers give the address that later flows to the same name use. Flows overlap: up to
 // --concurrency of them (default 64) are open at once and their packets interleave.
 // The same --flows and --seed always give the same bytes.
+#include "splitmix64.h"
+
 #include <gcrypt.h>
 
 #include <algorithm>
@@ -44,13 +46,8 @@ using Bytes = std::vector<uint8_t>;
 
 class Rng {
 public:
-    explicit Rng(uint64_t seed) : s_(seed) {}
-    uint64_t next() {
-        uint64_t z = (s_ += 0x9e3779b97f4a7c15ull);
-        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-        return z ^ (z >> 31);
-    }
+    explicit Rng(uint64_t seed) : gen_(seed) {}
+    uint64_t next() { return gen_.next(); }
     uint32_t below(uint32_t n) { return static_cast<uint32_t>(next() % n); }
     uint32_t range(uint32_t lo, uint32_t hi) { return lo + below(hi - lo + 1); } // inclusive
     bool chance(uint32_t percent) { return below(100) < percent; }
@@ -66,7 +63,7 @@ public:
     }
 
 private:
-    uint64_t s_;
+    SplitMix64 gen_;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -107,7 +107,29 @@ void Daemon::RingDeleter::operator()(ring_buffer *r) const {
     ring_buffer__free(r);
 }
 
+namespace {
+
+// The rule set, checked before anything is loaded into the kernel: a set with any error is
+// refused whole, with every diagnostic (file:line:col).
+Result<std::shared_ptr<const rules::CompiledRules>> load_rule_set(const Options &opts) {
+    if (opts.rules.empty()) return std::shared_ptr<const rules::CompiledRules>{};
+    rules::LoadResult loaded = rules::load_rules(opts.rules);
+    std::string diags;
+    for (const auto &d : loaded.diags)
+        diags += d.format();
+    if (!loaded.set) return Error{"the rule files have errors; nothing was loaded:\n" + diags};
+    if (!diags.empty()) spdlog::warn("rule files:\n{}", diags);
+    auto set = std::make_shared<const rules::RuleSet>(std::move(*loaded.set));
+    spdlog::info("{} rules from {} files (report-only: verdicts are not enforced yet)",
+                 set->rules.size(), set->files.size());
+    return rules::CompiledRules::compile(set);
+}
+
+} // namespace
+
 Result<std::unique_ptr<Daemon>> Daemon::start(const Options &opts) {
+    auto rule_set = load_rule_set(opts);
+    if (!rule_set) return rule_set.error();
     if (auto st = check_privileges(); !st) return st.error();
     if (auto st = check_btf(opts.btf); !st) return st.error();
 
@@ -150,6 +172,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Options &opts) {
 
     std::unique_ptr<Daemon> d(
         new Daemon(opts, std::move(*probes), std::move(*cgroups), std::move(dpi)));
+    d->rules_ = std::move(*rule_set);
     if (auto st = d->setup_loop(); !st) return st.error();
     // After attaching: a process that execs meanwhile is in the ring buffer, read next.
     d->seed_processes();
@@ -224,6 +247,11 @@ int Daemon::run() {
             {{"program", h.program}, {"hook", h.section}, {"target", h.target}, {"id", h.id}});
     start["policer"]["hooks"] = hooks;
     if (!probes_->skipped().empty()) start["policer"]["hooks_skipped"] = probes_->skipped();
+    if (rules_)
+        start["policer"]["rules"] = {{"files", rules_->set().files},
+                                     {"rules", rules_->set().rules.size()},
+                                     {"mode", rules_->set().audit_mode ? "audit" : "enforce"},
+                                     {"enforced", false}};
     publish("agent", start);
     flush();
     spdlog::info("policerd {} ready: {} probes attached, cgroup hooks at {}", kVersion,
@@ -335,13 +363,19 @@ void Daemon::on_l7_done(const l7::DissectKey &, const pl_flow_key &ref, const l7
     rec->l7_ns = clock_.now_boot_ns();
     if (rec->start_reported && !rec->l7_reported) {
         rec->l7_reported = true;
-        publish("flow.l7", flow_event(*rec, FlowPhase::Classified, ecs_));
+        publish("flow.l7", with_verdict(flow_event(*rec, FlowPhase::Classified, ecs_), false));
     }
 }
 
 // The final L7 result of a flow that is ending; frees its dissection state.
 void Daemon::finalize_l7(FlowRecord &rec) {
     if (!dissector_) return;
+    // The flow's last samples may have been written while the events ring was being read
+    // (after this loop drained the samples ring): read them now, or its result is lost.
+    const auto budget = budget_left_;
+    budget_left_ = kRingBudget;
+    if (samples_ring_) ring_buffer__consume(samples_ring_.get());
+    budget_left_ = budget;
     if (auto info = dissector_->take(dissect_key(rec))) rec.l7 = std::move(*info);
     probes_->forget_flow(rec.key.k);
 }
@@ -539,16 +573,42 @@ void Daemon::evicted(FlowRecord rec, uint64_t now_ns) {
 void Daemon::report_start(FlowRecord &rec) {
     rec.start_reported = true;
     ++counters_.flows_started;
-    publish("flow.start", flow_event(rec, FlowPhase::Start, ecs_));
+    // Before dissection, L7 fields are unknown rather than absent: an L7 rule may still match.
+    publish("flow.start", with_verdict(flow_event(rec, FlowPhase::Start, ecs_), dpi_ && !rec.l7));
     if (rec.l7 && !rec.l7_reported) {
         rec.l7_reported = true;
-        publish("flow.l7", flow_event(rec, FlowPhase::Classified, ecs_));
+        publish("flow.l7", with_verdict(flow_event(rec, FlowPhase::Classified, ecs_), false));
     }
 }
 
 void Daemon::report_end(FlowRecord &rec) {
     ++counters_.flows_ended;
-    publish("flow.end", flow_event(rec, FlowPhase::End, ecs_));
+    publish("flow.end", with_verdict(flow_event(rec, FlowPhase::End, ecs_), false));
+}
+
+Json Daemon::with_verdict(Json doc, bool l7_pending) const {
+    if (!rules_) return doc;
+    const rules::Decision d = rules_->decide(rules::attrs_from_ecs(doc, l7_pending));
+    const rules::RuleSet &set = rules_->set();
+    Json v;
+    switch (d.kind) {
+    case rules::Decision::Kind::Rule: v["by"] = "rule"; break;
+    case rules::Decision::Kind::Default: v["by"] = "default"; break;
+    case rules::Decision::Kind::Pending: v["by"] = "pending"; break;
+    }
+    if (d.kind == rules::Decision::Kind::Pending)
+        v["action"] = "pending";
+    else
+        v["action"] = rules::action_text(d.action);
+    if (d.rule < set.rules.size()) {
+        const rules::Rule &r = set.rules[d.rule];
+        doc["rule"] = {{"name", r.name}, {"ruleset", "policer"}, {"reference", r.loc.str()}};
+        if (!r.description.empty()) doc["rule"]["description"] = r.description;
+    }
+    v["audit"] = d.audit;
+    v["enforced"] = false; // report-only until kernel enforcement (issue 5)
+    doc["policer"]["verdict"] = v;
+    return doc;
 }
 
 void Daemon::tick() {

@@ -17,6 +17,7 @@
 #include "policer/l7/dpi_engine.h"
 #include "policer/options.h"
 #include "probes/probe_set.h"
+#include "rules/compiler.h"
 
 #include <memory>
 #include <vector>
@@ -80,6 +81,8 @@ private:
     void evicted(FlowRecord rec, uint64_t now_ns);
     void report_start(FlowRecord &rec);
     void report_end(FlowRecord &rec);
+    // The flow event `doc` with the rule set's verdict on it (when a rule set is loaded).
+    Json with_verdict(Json doc, bool l7_pending) const;
 
     void tick();
     void sweep_udp(uint64_t now_ns);
@@ -101,6 +104,7 @@ private:
     BootClock clock_;
     EcsContext ecs_;
     std::vector<std::unique_ptr<EventSink>> sinks_;
+    std::shared_ptr<const rules::CompiledRules> rules_; // null: no rules given
 
     struct RingDeleter {
         void operator()(ring_buffer *r) const;

@@ -99,6 +99,7 @@ Result<Command> parse_options(int argc, const char *const *argv) {
         ("dissect-packets", "L7: packets inspected per flow before giving up on it", cxxopts::value<uint32_t>()->default_value(std::to_string(o.dissect_packets)))
         ("dissect-idle", "L7: seconds without a sample after which a flow's dissection is finished", cxxopts::value<uint32_t>()->default_value(std::to_string(o.dissect_idle_s)))
         ("max-domains", "L7: addresses remembered from DNS answers (destination.domain)", cxxopts::value<std::string>()->default_value(std::to_string(o.max_domains)))
+        ("rules", "Rule file or rules.d directory (repeat for more); each flow event says which rule decides it (report-only: nothing is enforced yet). A file with any error stops policerd from starting", cxxopts::value<std::vector<std::string>>())
         ("log-level", "trace, debug, info, warn, error or off (logs go to stderr)", cxxopts::value<std::string>()->default_value(o.log_level))
         ("version", "Print the version and exit")
         ("h,help", "Print this help and exit");
@@ -119,6 +120,7 @@ Result<Command> parse_options(int argc, const char *const *argv) {
         o.events_stdout = r.count("events-stdout") > 0;
         if (r.count("cgroup-root")) o.cgroup_root = r["cgroup-root"].as<std::string>();
         o.btf = r["btf"].as<std::string>();
+        if (r.count("rules")) o.rules = r["rules"].as<std::vector<std::string>>();
         o.bpffs = r["bpffs"].as<std::string>();
 
         // A size option: "65536", "512K", "8M"; at least `min`.

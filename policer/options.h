@@ -30,6 +30,9 @@ struct Options {
     uint32_t dissect_idle_s = 60;         // a flow with no sample for this long is finished
     uint32_t max_domains = 65536;         // IP -> domain cache from DNS answers
     std::string log_level = "info";
+    // Rule files and rules.d directories. Until enforcement lands every verdict is
+    // report-only: events say what the rules decide, nothing is blocked.
+    std::vector<std::string> rules;
 };
 
 // What parsing the command line asks for: run, or print text (help, version) and exit 0.

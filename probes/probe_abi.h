@@ -244,6 +244,129 @@ enum pl_counter {
     PL_CNT_MAX,
 };
 
+/*
+ * Rule tables: the tier-1 part of a compiled rule set, as the kernel evaluates it at connect,
+ * sendmsg and first packet (rules/kernel_tables.h builds them; issue 5 loads them as they are).
+ *
+ * Every conjunction ("term") of every rule's condition has one bit, in decision order. Each
+ * field the kernel knows is looked up in a table that gives a pl_rule_ref: the bitmap of terms
+ * its value does not rule out (`match`), and the bitmap of terms it makes undecidable here
+ * (`inexact`, when the value is not known yet, e.g. a cgroup policerd has not resolved). The
+ * kernel ANDs the `match` bitmaps of the fields the rule set uses, takes the first set bit,
+ * and decides that term's rule if some term of that rule is set and exact
+ * (exact = header.exact_bm minus every `inexact`). Otherwise the verdict is deferred to
+ * user space (the flow passes until then). No set bit: the default for the direction.
+ *
+ * Bitmaps live once each in an array indexed by id; ids 0 and 1 are the empty and full ones.
+ */
+#define PL_RULE_MAX_TERMS 16384 /* bits per bitmap: bounds the kernel's word loops */
+#define PL_RULE_BM_WORDS (PL_RULE_MAX_TERMS / 64)
+#define PL_RULE_BM_EMPTY 0 /* bitmap id: no term */
+#define PL_RULE_BM_FULL 1  /* bitmap id: every term */
+
+/* The fields the kernel looks up (one table slot each). */
+enum pl_rule_field {
+    PL_RF_CLASS = 0,   /* direction, l4.proto, ip.family: array index PL_RULE_CLASS(...) */
+    PL_RF_USER_ID,     /* ranges: uid */
+    PL_RF_USER_NAME,   /* names: uid -> the user.name rules that name it */
+    PL_RF_GROUP_ID,    /* ranges: gid */
+    PL_RF_GROUP_NAME,  /* names: gid */
+    PL_RF_SRC_PORT,    /* ranges: port */
+    PL_RF_DST_PORT,    /* ranges: port */
+    PL_RF_SRC_IP4,     /* ranges: IPv4 address */
+    PL_RF_DST_IP4,     /* ranges: IPv4 address */
+    PL_RF_SRC_IP6,     /* ranges: IPv6 address */
+    PL_RF_DST_IP6,     /* ranges: IPv6 address */
+    PL_RF_SRC_DOMAIN,  /* names: address learned from DNS answers */
+    PL_RF_DST_DOMAIN,  /* names: address learned from DNS answers */
+    PL_RF_COMM,        /* names: the task's comm */
+    PL_RF_EXE,         /* names: executable (device, inode) from pl_procs */
+    PL_RF_CGROUP,      /* names: cgroup id -> cgroup.path and container.* of that cgroup */
+    PL_RF_IFACE,       /* names: interface index (TC only; unknown at the socket hooks) */
+    PL_RF_COUNT,
+};
+
+/* Index into the class table: direction (0 egress, 1 ingress), tcp/udp, ipv4/ipv6. */
+#define PL_RULE_CLASS(ingress, udp, ipv6) (((ingress) << 2) | ((udp) << 1) | (ipv6))
+#define PL_RULE_CLASSES 8
+
+struct pl_rule_ref {
+    __u32 match;   /* bitmap id: terms this value does not rule out */
+    __u32 inexact; /* bitmap id: terms this value leaves undecidable (PL_RULE_BM_EMPTY: none) */
+};
+
+/* Range tables (uid, gid, ports, addresses) in one LPM trie. A field's entries partition its
+ * key space, so the longest match is the one entry containing the value. `prefixlen` counts
+ * the 32 bits of `field` plus the bits of `data` (values big-endian, left-aligned). */
+struct pl_rule_range_key {
+    __u32 prefixlen;
+    __u32 field; /* enum pl_rule_field: always matched whole (every prefixlen >= 32) */
+    __u8 data[16];
+};
+
+/* Name tables (exact keys) in one hash map. Unused bytes are zero. */
+struct pl_rule_name_key {
+    __u32 field; /* enum pl_rule_field */
+    __u32 family; /* PL_AF_* for domains; 0 otherwise */
+    union {
+        __u32 id;        /* uid, gid, ifindex */
+        __u64 cgroup_id;
+        struct {
+            __u64 dev;
+            __u64 ino;
+        } exe;
+        char comm[PL_COMM_LEN];
+        __u8 addr[16]; /* domains: IPv4 in the first 4 bytes */
+    };
+};
+
+enum pl_rule_action_kind {
+    PL_RA_ALLOW = 0,
+    PL_RA_DENY,   /* drop: nothing leaves, the caller gets EPERM */
+    PL_RA_REJECT, /* refuse: EPERM to a local caller, RST/ICMP to a peer */
+    PL_RA_ALERT,  /* pass, and report */
+    PL_RA_LIMIT,  /* token bucket per (rule, identity); excess dropped */
+};
+
+enum pl_rule_limit_per {
+    PL_RL_PROCESS = 0,
+    PL_RL_USER,
+    PL_RL_CGROUP,
+};
+
+struct pl_rule_action {
+    __u8 kind;  /* enum pl_rule_action_kind */
+    __u8 audit; /* report as would-be verdict; enforce nothing */
+    __u8 per;   /* enum pl_rule_limit_per */
+    __u8 pad;
+    __u32 rate;  /* tokens per second */
+    __u32 burst; /* bucket size */
+    __u32 rule;  /* index of the rule in decision order */
+};
+
+/* Term index -> its rule and the rule's terms (contiguous). */
+struct pl_rule_term {
+    __u32 rule;
+    __u32 first_term;
+    __u32 terms;
+    __u32 pad;
+};
+
+struct pl_rule_header {
+    __u32 generation;
+    __u32 terms;       /* bits in use */
+    __u32 words;       /* (terms + 63) / 64: the words the kernel ANDs */
+    __u32 rules;
+    __u32 used_fields; /* bit per enum pl_rule_field: a field no rule tests is not looked up */
+    __u32 exact_bm;    /* bitmap id: terms whose every literal the kernel can decide */
+    struct pl_rule_action default_egress;
+    struct pl_rule_action default_ingress;
+    /* For a key missing from the field's table (a value no rule names) */
+    struct pl_rule_ref missing[PL_RF_COUNT];
+    /* For a field the hook cannot know (e.g. the interface at connect) */
+    struct pl_rule_ref unknown[PL_RF_COUNT];
+};
+
 /* Both compilers must agree on every layout: checked where each side is compiled. */
 #ifdef __cplusplus
 #define PL_ABI_ASSERT(c, m) static_assert(c, m)
@@ -264,5 +387,11 @@ PL_ABI_ASSERT(sizeof(struct pl_sock_state) == 112, "pl_sock_state");
 PL_ABI_ASSERT(sizeof(struct pl_proc) == 24, "pl_proc");
 PL_ABI_ASSERT(sizeof(struct pl_sample_event) == PL_SAMPLE_HEADER_SIZE + PL_SAMPLE_MAX,
               "pl_sample_event");
+PL_ABI_ASSERT(sizeof(struct pl_rule_ref) == 8, "pl_rule_ref");
+PL_ABI_ASSERT(sizeof(struct pl_rule_range_key) == 24, "pl_rule_range_key");
+PL_ABI_ASSERT(sizeof(struct pl_rule_name_key) == 24, "pl_rule_name_key");
+PL_ABI_ASSERT(sizeof(struct pl_rule_action) == 16, "pl_rule_action");
+PL_ABI_ASSERT(sizeof(struct pl_rule_term) == 16, "pl_rule_term");
+PL_ABI_ASSERT(sizeof(struct pl_rule_header) == 24 + 32 + 2 * 8 * PL_RF_COUNT, "pl_rule_header");
 
 #endif /* POLICER_PROBE_ABI_H */

@@ -10,4 +10,5 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 ./scripts/deps.sh >&2
 ./scripts/build.sh >&2
-exec "${POLICER_BUILD_DIR:-build}/policer/policerd" --events-stdout "$@"
+# The shipped default policy: observes and alerts, blocks nothing (packaging/rules.d).
+exec "${POLICER_BUILD_DIR:-build}/policer/policerd" --events-stdout --rules packaging/rules.d "$@"

@@ -7,48 +7,14 @@
 
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <climits>
 #include <fstream>
 #include <map>
 #include <set>
 
 using namespace pltest;
-
-namespace {
-
-std::string real_path(const std::string &p) {
-    char buf[PATH_MAX];
-    return realpath(p.c_str(), buf) ? std::string(buf) : p;
-}
-
-int connect_to(const std::string &ip, uint16_t port) {
-    for (int i = 0; i < 200; ++i) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(port);
-        inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
-        if (connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)) == 0) return fd;
-        close(fd);
-        usleep(20000);
-    }
-    return -1;
-}
-
-Policerd::Pred flow_start_of(pid_t pid, const char *transport) {
-    return [=](const json &j) {
-        return is_action(j, "flow-start") && at(j, "process.pid") == pid &&
-               at(j, "network.transport") == transport;
-    };
-}
-
-} // namespace
 
 TEST_CASE("a daemon that drops privileges after making its sockets is named as it is now") {
     Policerd d;
@@ -62,7 +28,7 @@ TEST_CASE("a daemon that drops privileges after making its sockets is named as i
                 std::to_string(tcp.port()), std::to_string(kNobody), std::to_string(kNogroup)}));
     REQUIRE(p.wait() == 0);
     for (const char *transport : {"udp", "tcp"}) {
-        auto f = d.wait_for(flow_start_of(p.pid(), transport));
+        auto f = d.wait_for(flow_of("flow-start", p.pid(), transport));
         REQUIRE_MESSAGE(f, "no " << transport << " flow; stderr:\n" << d.stderr_text());
         CHECK(at(*f, "user.id") == std::to_string(kNobody));
         CHECK(at(*f, "group.id") == std::to_string(kNogroup));
@@ -83,7 +49,7 @@ TEST_CASE("a listener older than policerd: its connections carry the socket's ow
     REQUIRE(listener.read_line() == std::string("ready"));
 
     Policerd d({"--accept-wait", "200"});
-    int fd = connect_to(c.net().ns_ip4(), port); // the handshake completes in the backlog
+    int fd = connect_retry(c.net().ns_ip4(), port); // the handshake completes in the backlog
     REQUIRE(fd >= 0);
     auto f = d.wait_for([&](const json &j) {
         return is_action(j, "flow-start") && at(j, "network.direction") == "ingress" &&
@@ -120,7 +86,7 @@ TEST_CASE("a user's cgroup named like a container is reported as unverified, wit
                 "--max-time", "5",
                 "http://" + c.net().host_ip4() + ":" + std::to_string(server.port()) + "/"});
     CHECK(curl.wait() == 0);
-    auto f = d.wait_for(flow_start_of(curl.pid(), "tcp"));
+    auto f = d.wait_for(flow_of("flow-start", curl.pid(), "tcp"));
     std::ofstream(fake + "/cgroup.kill") << "1";
     rmdir(fake.c_str());
     rmdir(deleg.c_str());
@@ -140,7 +106,7 @@ TEST_CASE("programs run from a memfd or from a deleted file are named and flagge
         c.argv(kNobody, kNogroup,
                {Binaries::exec_from(), "memfd", Binaries::storm(), c.net().host_ip4(), port, "1"}));
     REQUIRE(mem.wait() == 0);
-    auto m = d.wait_for(flow_start_of(mem.pid(), "tcp"));
+    auto m = d.wait_for(flow_of("flow-start", mem.pid(), "tcp"));
     REQUIRE_MESSAGE(m, "no flow from the memfd program; stderr:\n" << d.stderr_text());
     CHECK(at(*m, "process.executable") == "memfd:pl-payload");
     auto mflags = at(*m, "policer.process.exe_flags");
@@ -150,7 +116,7 @@ TEST_CASE("programs run from a memfd or from a deleted file are named and flagge
         kNobody, kNogroup,
         {Binaries::exec_from(), "deleted", Binaries::storm(), c.net().host_ip4(), port, "1"}));
     REQUIRE(del.wait() == 0);
-    auto x = d.wait_for(flow_start_of(del.pid(), "tcp"));
+    auto x = d.wait_for(flow_of("flow-start", del.pid(), "tcp"));
     REQUIRE(x);
     CHECK(at(*x, "process.executable") == "/tmp/pl-exec-from-" + std::to_string(del.pid()));
     auto xflags = at(*x, "policer.process.exe_flags");

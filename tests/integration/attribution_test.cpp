@@ -5,12 +5,9 @@
 
 #include <doctest/doctest.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <climits>
 #include <csignal>
 #include <cstdlib>
 #include <set>
@@ -18,19 +15,6 @@
 using namespace pltest;
 
 namespace {
-
-std::string real_path(const std::string &p) {
-    char buf[PATH_MAX];
-    return realpath(p.c_str(), buf) ? std::string(buf) : p;
-}
-
-// A flow event of `action` for process `pid`, optionally filtered by transport.
-Policerd::Pred flow_of(const char *action, pid_t pid, const char *transport = nullptr) {
-    return [=](const json &j) {
-        return is_action(j, action) && at(j, "process.pid") == pid &&
-               (!transport || at(j, "network.transport") == transport);
-    };
-}
 
 Policerd::Pred flow_end_of(const json &start) {
     json cookie = at(start, "policer.flow.cookie");
@@ -56,21 +40,6 @@ void check_container_identity(const json &j, const TestContainer &c, pid_t pid,
     CHECK(at(j, "container.runtime") == "docker");
     CHECK(at(j, "policer.container.verified") == true); // its cgroup was made by root
     CHECK(at(j, "policer.flow.identity") == "full");
-}
-
-// Connects from the test process (root, host namespace), retrying until the server listens.
-int connect_retry(const std::string &ip, uint16_t port) {
-    for (int i = 0; i < 200; ++i) {
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_port = htons(port);
-        inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
-        if (connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)) == 0) return fd;
-        close(fd);
-        usleep(20000);
-    }
-    return -1;
 }
 
 } // namespace

@@ -4,163 +4,34 @@
 // valid flows are still classified. Bad invocations and unreadable files fail with the
 // documented exit codes. These tests need neither root nor policerd.
 #include "harness.h"
+#include "packet_builder.h"
 
 #include <doctest/doctest.h>
 
 #include <cstdint>
-#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
 using namespace pltest;
+using namespace pltest::pkt;
 
 namespace {
 
-using Bytes = std::vector<uint8_t>;
-
 // ---- packets ----
-
-void put16(Bytes &b, size_t off, uint16_t v) {
-    b[off] = static_cast<uint8_t>(v >> 8);
-    b[off + 1] = static_cast<uint8_t>(v);
-}
-
-void put32(Bytes &b, size_t off, uint32_t v) {
-    put16(b, off, static_cast<uint16_t>(v >> 16));
-    put16(b, off + 2, static_cast<uint16_t>(v));
-}
-
-Bytes text(const std::string &s) {
-    return Bytes(s.begin(), s.end());
-}
-
-Bytes cat(Bytes a, const Bytes &b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
-
-struct Addr4 {
-    uint8_t b[4];
-    std::string str() const {
-        return std::to_string(b[0]) + "." + std::to_string(b[1]) + "." + std::to_string(b[2]) +
-               "." + std::to_string(b[3]);
-    }
-};
 
 const Addr4 kClient = {{192, 0, 2, 10}};
 const Addr4 kResolver = {{192, 0, 2, 53}};
 const Addr4 kServer = {{198, 51, 100, 20}};
 constexpr uint16_t kClientPort = 45678;
 constexpr uint16_t kDnsClientPort = 53000;
-const char *kHost = "www.policer.test";
-
-uint16_t checksum(const Bytes &b, size_t off, size_t len, uint32_t sum = 0) {
-    for (size_t i = 0; i + 1 < len; i += 2)
-        sum += static_cast<uint32_t>(b[off + i] << 8 | b[off + i + 1]);
-    if (len % 2) sum += static_cast<uint32_t>(b[off + len - 1] << 8);
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return static_cast<uint16_t>(~sum);
-}
-
-// An IPv4 packet around `l4`, lengths and checksums correct.
-Bytes ipv4(uint8_t proto, const Addr4 &src, const Addr4 &dst, const Bytes &l4) {
-    Bytes b(20, 0);
-    b[0] = 0x45;
-    put16(b, 2, static_cast<uint16_t>(20 + l4.size()));
-    put16(b, 4, 0x2a2a);
-    b[6] = 0x40; // DF
-    b[8] = 64;
-    b[9] = proto;
-    std::memcpy(&b[12], src.b, 4);
-    std::memcpy(&b[16], dst.b, 4);
-    put16(b, 10, checksum(b, 0, 20));
-    b.insert(b.end(), l4.begin(), l4.end());
-    if (proto == 6 || proto == 17) {
-        uint32_t pseudo = 0;
-        for (int i = 12; i < 20; i += 2)
-            pseudo += static_cast<uint32_t>(b[i] << 8 | b[i + 1]);
-        pseudo += proto + static_cast<uint32_t>(l4.size());
-        put16(b, 20 + (proto == 6 ? 16 : 6), checksum(b, 20, l4.size(), pseudo));
-    }
-    return b;
-}
-
-Bytes tcp4(const Addr4 &src, uint16_t sport, const Addr4 &dst, uint16_t dport, uint32_t seq,
-           uint32_t ack, uint8_t flags, const Bytes &payload = {}) {
-    Bytes t(20, 0);
-    put16(t, 0, sport);
-    put16(t, 2, dport);
-    put32(t, 4, seq);
-    put32(t, 8, ack);
-    t[12] = 5 << 4;
-    t[13] = flags;
-    put16(t, 14, 64240);
-    return ipv4(6, src, dst, cat(t, payload));
-}
-
-Bytes udp4(const Addr4 &src, uint16_t sport, const Addr4 &dst, uint16_t dport,
-           const Bytes &payload) {
-    Bytes u(8, 0);
-    put16(u, 0, sport);
-    put16(u, 2, dport);
-    put16(u, 4, static_cast<uint16_t>(8 + payload.size()));
-    return ipv4(17, src, dst, cat(u, payload));
-}
-
-const std::string kRequest = std::string("GET /index.html HTTP/1.1\r\n") + "Host: " + kHost +
-                             "\r\n"
-                             "User-Agent: policer-test-agent/1.0\r\n"
-                             "Accept: */*\r\n"
-                             "\r\n";
-const std::string kResponse = "HTTP/1.1 200 OK\r\n"
-                              "Server: test\r\n"
-                              "Content-Type: text/html\r\n"
-                              "Content-Length: 21\r\n"
-                              "\r\n"
-                              "<html>policer</html>\n";
-
-constexpr uint8_t kFin = 0x01, kSyn = 0x02, kPsh = 0x08, kAck = 0x10;
-
-// kClient:kClientPort -> kServer:80, handshake to FIN: 7 packets, 5 of them from the client.
-std::vector<Bytes> http_exchange() {
-    const uint32_t c = 7000, s = 90000;
-    const auto req = static_cast<uint32_t>(kRequest.size());
-    const auto resp = static_cast<uint32_t>(kResponse.size());
-    const uint16_t cp = kClientPort;
-    return {
-        tcp4(kClient, cp, kServer, 80, c, 0, kSyn),
-        tcp4(kServer, 80, kClient, cp, s, c + 1, kSyn | kAck),
-        tcp4(kClient, cp, kServer, 80, c + 1, s + 1, kAck),
-        tcp4(kClient, cp, kServer, 80, c + 1, s + 1, kPsh | kAck, text(kRequest)),
-        tcp4(kServer, 80, kClient, cp, s + 1, c + 1 + req, kPsh | kAck, text(kResponse)),
-        tcp4(kClient, cp, kServer, 80, c + 1 + req, s + 1 + resp, kAck),
-        tcp4(kClient, cp, kServer, 80, c + 1 + req, s + 1 + resp, kFin | kAck),
-    };
-}
+// The name the DNS answer resolves to kServer, and the HTTP request asks kServer for.
+const char *kHost = kHttpHost;
 
 // www.policer.test A: the query, or the response answering kServer (TTL 300).
 Bytes dns(bool response) {
-    Bytes m = {0xab,
-               0xcd,
-               static_cast<uint8_t>(response ? 0x81 : 0x01),
-               static_cast<uint8_t>(response ? 0x80 : 0x00),
-               0,
-               1,
-               0,
-               static_cast<uint8_t>(response ? 1 : 0),
-               0,
-               0,
-               0,
-               0};
-    m = cat(m, {3,   'w', 'w', 'w', 7,   'p', 'o', 'l', 'i', 'c', 'e',
-                'r', 4,   't', 'e', 's', 't', 0,   0,   1,   0,   1});
-    if (response)
-        m = cat(m, {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x01, 0x2c, 0, 4, kServer.b[0], kServer.b[1],
-                    kServer.b[2], kServer.b[3]});
-    return m;
+    return dns_a(kHost, response, kServer, 300);
 }
 
 // ---- malformed packets ----
@@ -196,28 +67,9 @@ Bytes icmp_echo() {
 
 // IPv6 UDP behind a hop-by-hop options header.
 Bytes ipv6_hop_by_hop() {
-    Bytes p(40, 0);
-    p[0] = 0x60;
-    p[6] = 0; // next: hop-by-hop
-    p[7] = 64;
-    p[8] = 0x20;
-    p[9] = 0x01;
-    p[10] = 0x0d;
-    p[11] = 0xb8;
-    p[23] = 1;
-    p[24] = 0x20;
-    p[25] = 0x01;
-    p[26] = 0x0d;
-    p[27] = 0xb8;
-    p[39] = 2;
-    Bytes hbh = {17, 0, 1, 4, 0, 0, 0, 0}; // next: UDP; PadN
-    Bytes udp(8, 0);
-    put16(udp, 0, 40000);
-    put16(udp, 2, 9999);
-    put16(udp, 4, 8 + 4);
-    p = cat(cat(cat(p, hbh), udp), text("ping"));
-    put16(p, 4, static_cast<uint16_t>(p.size() - 40));
-    return p;
+    const Addr6 src = {{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};
+    const Addr6 dst = {{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}};
+    return ipv6(kHopByHop, src, dst, cat(hop_by_hop(kUdp), udp(40000, 9999, text("ping"))));
 }
 
 // 200 bytes from a fixed-seed generator, the version nibble set to 9: neither IPv4 nor IPv6.
@@ -336,7 +188,7 @@ Pcap ethernet_capture() {
     Pcap p(kLinkEthernet);
     p.add(ether(kIPv4, udp4(kClient, kDnsClientPort, kResolver, 53, dns(false)), {0x8100}));
     p.add(ether(kIPv4, udp4(kResolver, 53, kClient, kDnsClientPort, dns(true)), {0x88a8, 0x8100}));
-    const auto http = http_exchange();
+    const auto http = http_exchange(kClient, kClientPort, kServer);
     for (size_t i = 0; i < 4; ++i)
         p.add(ether(kIPv4, http[i]));
     p.add(ether(kIPv4, http[4]), 10);           // cut inside the Ethernet header
@@ -360,7 +212,7 @@ Pcap ethernet_capture() {
 //   bad_link 1, non_ip 1; malformed: bad_header 1, bad_version 1; not_tcp_udp 1; 12 frames.
 Pcap sll_capture() {
     Pcap p(kLinkSll);
-    const auto http = http_exchange();
+    const auto http = http_exchange(kClient, kClientPort, kServer);
     for (size_t i = 0; i < 4; ++i)
         p.add(sll(kIPv4, http[i], i != 1));
     p.add(sll(kIPv4, http[4], false), 10); // cut inside the cooked header
@@ -377,7 +229,7 @@ Pcap sll_capture() {
 //   malformed: bad_header 1, bad_version 1, too_short 2; not_tcp_udp 1; 12 frames.
 Pcap raw_capture() {
     Pcap p(kLinkRaw);
-    const auto http = http_exchange();
+    const auto http = http_exchange(kClient, kClientPort, kServer);
     for (size_t i = 0; i < 4; ++i)
         p.add(http[i]);
     p.add(ihl3());
@@ -444,8 +296,8 @@ void check_http_flow(const Dissected &d, bool with_domain) {
     CHECK(at(h, "network.packets") == 7);
     CHECK(at(h, "source.packets") == 5);
     CHECK(at(h, "destination.packets") == 2);
-    CHECK(at(h, "source.bytes") == kRequest.size());
-    CHECK(at(h, "destination.bytes") == kResponse.size());
+    CHECK(at(h, "source.bytes") == kHttpRequest.size());
+    CHECK(at(h, "destination.bytes") == kHttpResponse.size());
     CHECK(at(h, "network.protocol") == "http");
     CHECK(at(h, "policer.l7.protocol") == "HTTP");
     CHECK(at(h, "policer.l7.classified") == true);
@@ -602,7 +454,7 @@ TEST_CASE("dissect CLI: raw IP capture with malformed packets") {
 TEST_CASE("dissect CLI: a VLAN tag cut short is a cut link header, not another ethertype") {
     TempDir dir;
     Pcap p(kLinkEthernet);
-    const Bytes tagged = ether(kIPv4, http_exchange()[0], {0x8100});
+    const Bytes tagged = ether(kIPv4, http_exchange(kClient, kClientPort, kServer)[0], {0x8100});
     p.add(tagged, 16); // the tag's TPID and TCI, not the ethertype after them
     p.add(tagged, 14); // only the TPID
     const std::string file = write(dir, "vlan-cut.pcap", p);
@@ -632,7 +484,7 @@ TEST_CASE("dissect CLI: a flow printed early for room keeps what was learned of 
     // arrives later, as a new flow.
     TempDir dir;
     Pcap p(kLinkRaw);
-    const auto http = http_exchange();
+    const auto http = http_exchange(kClient, kClientPort, kServer);
     for (size_t i = 0; i < 4; ++i)
         p.add(http[i]);
     p.add(udp4(kClient, 41000, kServer, 9000, text("\x01\x02opaque one")));
@@ -666,7 +518,7 @@ TEST_CASE("dissect CLI: a flow printed early for room keeps what was learned of 
 TEST_CASE("dissect CLI: a capture cut inside a record fails after what it could read") {
     TempDir dir;
     Pcap p(kLinkRaw);
-    for (const auto &pkt : http_exchange())
+    for (const auto &pkt : http_exchange(kClient, kClientPort, kServer))
         p.add(pkt);
     // A record header announcing 100 bytes, then 20 of them.
     p.raw({0, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 100, 0, 0, 0});

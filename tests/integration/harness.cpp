@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -527,6 +529,22 @@ size_t TcpServer::connection_count() const {
     return conns_.size();
 }
 
+// ---- clients in the test process ----
+
+int connect_retry(const std::string &ip, uint16_t port) {
+    for (int i = 0; i < 200; ++i) {
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(port);
+        inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
+        if (connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof(a)) == 0) return fd;
+        close(fd);
+        usleep(20000);
+    }
+    return -1;
+}
+
 // ---- captures and scratch space ----
 
 TempDir::TempDir() {
@@ -585,6 +603,18 @@ json at(const json &doc, const std::string &dotted) {
 bool is_action(const json &doc, const char *action) {
     const json &a = at(doc, "event.action");
     return a.is_string() && a.get<std::string>() == action;
+}
+
+Policerd::Pred flow_of(const char *action, pid_t pid, const char *transport) {
+    return [=](const json &j) {
+        return is_action(j, action) && at(j, "process.pid") == pid &&
+               (!transport || at(j, "network.transport") == transport);
+    };
+}
+
+std::string real_path(const std::string &p) {
+    char buf[PATH_MAX];
+    return realpath(p.c_str(), buf) ? std::string(buf) : p;
 }
 
 std::string user_name(uint32_t uid) {

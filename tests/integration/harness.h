@@ -197,6 +197,12 @@ private:
     std::vector<Conn> conns_;
 };
 
+// ---- clients in the test process ----
+
+// A TCP connection from the test process (root, host namespace) to ip:port (IPv4), retried for
+// about 4 s while nothing listens there yet; the socket, or -1.
+int connect_retry(const std::string &ip, uint16_t port);
+
 // ---- captures and scratch space ----
 
 // A temporary directory, removed with its contents by the destructor.
@@ -231,6 +237,14 @@ private:
 // `for (auto &x : at(d.events().front(), "..."))` cannot dangle.
 json at(const json &doc, const std::string &dotted);
 bool is_action(const json &doc, const char *action);
+
+// A flow event of `action` ("flow-start", "flow-end") for process `pid`, and for `transport`
+// ("tcp", "udp") unless that is null.
+Policerd::Pred flow_of(const char *action, pid_t pid, const char *transport = nullptr);
+
+// `p` with its links resolved (realpath), as policer reports process.executable; `p` as it is
+// if it cannot be resolved.
+std::string real_path(const std::string &p);
 
 // Name of a uid/gid from NSS (what policer should report).
 std::string user_name(uint32_t uid);

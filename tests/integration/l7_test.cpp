@@ -16,10 +16,7 @@ namespace {
 
 // The flow-end of the first flow of process `pid` (a client run for the test).
 std::optional<json> flow_end_of_pid(Policerd &d, pid_t pid, const char *transport) {
-    return d.wait_for([=](const json &j) {
-        return is_action(j, "flow-end") && at(j, "process.pid") == pid &&
-               at(j, "network.transport") == transport;
-    });
+    return d.wait_for(flow_of("flow-end", pid, transport));
 }
 
 // Flows of a capture, as `policer dissect --json` prints them.

@@ -7,16 +7,18 @@
 #include "policer/l7/dpi_engine.h"
 #include "policer/l7/domain_cache.h"
 
+#include "packet_builder.h"
+
 #include <doctest/doctest.h>
 
 #include <cstdint>
-#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace {
 
+using namespace pltest::pkt;
 using policer::l7::DissectKey;
 using policer::l7::DissectKeyHash;
 using policer::l7::Dissector;
@@ -26,145 +28,18 @@ using policer::l7::DpiEngine;
 using policer::l7::L7Info;
 using policer::l7::PacketError;
 using policer::l7::PacketView;
-using Bytes = std::vector<uint8_t>;
 
 constexpr uint64_t kMs = 1000000ull;
 constexpr uint64_t kSec = 1000000000ull;
-
-constexpr uint8_t kFin = 0x01, kSyn = 0x02, kPsh = 0x08, kAck = 0x10;
-
-struct Addr4 {
-    uint8_t b[4];
-};
 
 const Addr4 kClient = {{10, 0, 0, 1}};
 const Addr4 kServer = {{10, 0, 0, 2}};
 const Addr4 kResolver = {{10, 0, 0, 53}};
 
-void put16(Bytes &b, size_t off, uint16_t v) {
-    b[off] = static_cast<uint8_t>(v >> 8);
-    b[off + 1] = static_cast<uint8_t>(v);
-}
-
-void put32(Bytes &b, size_t off, uint32_t v) {
-    put16(b, off, static_cast<uint16_t>(v >> 16));
-    put16(b, off + 2, static_cast<uint16_t>(v));
-}
-
-Bytes text(const std::string &s) {
-    return Bytes(s.begin(), s.end());
-}
-
-uint16_t checksum(const Bytes &b, size_t off, size_t len, uint32_t sum = 0) {
-    for (size_t i = 0; i + 1 < len; i += 2)
-        sum += static_cast<uint32_t>(b[off + i] << 8 | b[off + i + 1]);
-    if (len % 2) sum += static_cast<uint32_t>(b[off + len - 1] << 8);
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    return static_cast<uint16_t>(~sum);
-}
-
-// An IPv4 packet carrying `l4` (a TCP or UDP header and payload), with correct lengths and
-// checksums.
-Bytes ipv4(uint8_t proto, const Addr4 &src, const Addr4 &dst, const Bytes &l4) {
-    Bytes b(20, 0);
-    b[0] = 0x45;
-    put16(b, 2, static_cast<uint16_t>(20 + l4.size()));
-    put16(b, 4, 0x4242);
-    b[6] = 0x40; // DF
-    b[8] = 64;
-    b[9] = proto;
-    std::memcpy(&b[12], src.b, 4);
-    std::memcpy(&b[16], dst.b, 4);
-    put16(b, 10, checksum(b, 0, 20));
-    b.insert(b.end(), l4.begin(), l4.end());
-    if (proto == 6 || proto == 17) {
-        // Pseudo-header sum, then the transport checksum over header and payload.
-        uint32_t pseudo = 0;
-        for (int i = 12; i < 20; i += 2)
-            pseudo += static_cast<uint32_t>(b[i] << 8 | b[i + 1]);
-        pseudo += proto + static_cast<uint32_t>(l4.size());
-        const size_t at = 20 + (proto == 6 ? 16 : 6);
-        put16(b, at, checksum(b, 20, l4.size(), pseudo));
-    }
-    return b;
-}
-
-Bytes tcp4(const Addr4 &src, uint16_t sport, const Addr4 &dst, uint16_t dport, uint32_t seq,
-           uint32_t ack, uint8_t flags, const Bytes &payload = {}) {
-    Bytes t(20, 0);
-    put16(t, 0, sport);
-    put16(t, 2, dport);
-    put32(t, 4, seq);
-    put32(t, 8, ack);
-    t[12] = 5 << 4;
-    t[13] = flags;
-    put16(t, 14, 64240);
-    t.insert(t.end(), payload.begin(), payload.end());
-    return ipv4(6, src, dst, t);
-}
-
-Bytes udp4(const Addr4 &src, uint16_t sport, const Addr4 &dst, uint16_t dport,
-           const Bytes &payload) {
-    Bytes u(8, 0);
-    put16(u, 0, sport);
-    put16(u, 2, dport);
-    put16(u, 4, static_cast<uint16_t>(8 + payload.size()));
-    u.insert(u.end(), payload.begin(), payload.end());
-    return ipv4(17, src, dst, u);
-}
-
-const std::string kRequest = "GET /index.html HTTP/1.1\r\n"
-                             "Host: www.policer.test\r\n"
-                             "User-Agent: policer-test-agent/1.0\r\n"
-                             "Accept: */*\r\n"
-                             "\r\n";
-const std::string kResponse = "HTTP/1.1 200 OK\r\n"
-                              "Server: test\r\n"
-                              "Content-Type: text/html\r\n"
-                              "Content-Length: 21\r\n"
-                              "\r\n"
-                              "<html>policer</html>\n";
-
-// A complete HTTP exchange between kClient:cport and kServer:80, packet by packet.
-std::vector<Bytes> http_exchange(uint16_t cport) {
-    const uint32_t c = 1000, s = 5000;
-    const uint32_t req = static_cast<uint32_t>(kRequest.size());
-    const uint32_t resp = static_cast<uint32_t>(kResponse.size());
-    return {
-        tcp4(kClient, cport, kServer, 80, c, 0, kSyn),
-        tcp4(kServer, 80, kClient, cport, s, c + 1, kSyn | kAck),
-        tcp4(kClient, cport, kServer, 80, c + 1, s + 1, kAck),
-        tcp4(kClient, cport, kServer, 80, c + 1, s + 1, kPsh | kAck, text(kRequest)),
-        tcp4(kServer, 80, kClient, cport, s + 1, c + 1 + req, kPsh | kAck, text(kResponse)),
-        tcp4(kClient, cport, kServer, 80, c + 1 + req, s + 1 + resp, kAck),
-        tcp4(kClient, cport, kServer, 80, c + 1 + req, s + 1 + resp, kFin | kAck),
-    };
-}
-
 // A DNS message for example.test A: a query, or a response with one answer (192.0.2.7, TTL
 // 60).
 Bytes dns_message(bool response) {
-    Bytes m = {0x12,
-               0x34,
-               static_cast<uint8_t>(response ? 0x81 : 0x01),
-               static_cast<uint8_t>(response ? 0x80 : 0x00),
-               0,
-               1,
-               0,
-               static_cast<uint8_t>(response ? 1 : 0),
-               0,
-               0,
-               0,
-               0};
-    const Bytes question = {7,   'e', 'x', 'a', 'm', 'p', 'l', 'e', 4,
-                            't', 'e', 's', 't', 0,   0,   1,   0,   1};
-    m.insert(m.end(), question.begin(), question.end());
-    if (response) {
-        const Bytes answer = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 7};
-        m.insert(m.end(), answer.begin(), answer.end());
-    }
-    return m;
+    return dns_a("example.test", response, Addr4{{192, 0, 2, 7}}, 60);
 }
 
 // Payload no nDPI dissector claims.
@@ -219,10 +94,8 @@ struct Fixture {
     // Feeds an exact-size heap copy, so that a sanitizer build catches reads past the capture.
     PacketError feed(const Bytes &p, uint64_t ts_ns, pl_flow_key ref = pl_flow_key{},
                      size_t caplen = SIZE_MAX) {
-        const size_t n = caplen < p.size() ? caplen : p.size();
-        std::unique_ptr<uint8_t[]> copy(new uint8_t[n]);
-        if (n) std::memcpy(copy.get(), p.data(), n);
-        return d.feed(ref, copy.get(), n, ts_ns);
+        const ExactCopy copy(p, caplen < p.size() ? caplen : p.size());
+        return d.feed(ref, copy.buf.get(), copy.len, ts_ns);
     }
 
     size_t done_for(const DissectKey &k) const {
@@ -237,7 +110,7 @@ struct Fixture {
 
 TEST_CASE("dissector: an HTTP exchange is classified with its request fields, done once") {
     Fixture f;
-    const auto packets = http_exchange(40000);
+    const auto packets = http_exchange(kClient, 40000, kServer);
     const DissectKey key = key_of(packets[0], 7);
     uint64_t ts = 1 * kSec;
     for (size_t i = 0; i < 5; ++i) {
@@ -291,7 +164,7 @@ TEST_CASE("dissector: an HTTP exchange is classified with its request fields, do
 
 TEST_CASE("dissector: the same exchange with another cookie is another flow") {
     Fixture f;
-    const auto packets = http_exchange(40001);
+    const auto packets = http_exchange(kClient, 40001, kServer);
     for (size_t i = 0; i < 5; ++i) {
         f.feed(packets[i], kSec + i * kMs, ref_of(1, 80));
         f.feed(packets[i], kSec + i * kMs, ref_of(2, 80));
@@ -396,19 +269,10 @@ TEST_CASE("dissector: malformed and non-TCP/UDP packets are counted by reason, n
     // Well-formed, not TCP or UDP: ICMP echo, and IPv6 with a hop-by-hop header.
     CHECK(f.feed(ipv4(1, kClient, kServer, Bytes{8, 0, 0xf7, 0xff, 0, 0, 0, 0}), ts++) ==
           PacketError::NotTcpUdp);
-    Bytes v6(40 + 8 + 8 + 3, 0);
-    v6[0] = 0x60;
-    put16(v6, 4, 8 + 8 + 3);
-    v6[6] = 0; // hop-by-hop
-    v6[7] = 64;
-    v6[23] = 1;
-    v6[39] = 2;
-    v6[40] = 17; // then UDP
-    v6[42] = 1;  // PadN
-    v6[43] = 4;
-    put16(v6, 48, 1000);
-    put16(v6, 50, 2000);
-    put16(v6, 52, 11);
+    const Addr6 v6_src = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};
+    const Addr6 v6_dst = {{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}};
+    const Bytes v6 =
+        ipv6(kHopByHop, v6_src, v6_dst, cat(hop_by_hop(kUdp), udp(1000, 2000, Bytes(3, 0))));
     CHECK(f.feed(v6, ts++) == PacketError::NotTcpUdp);
 
     const auto &s = f.d.stats();
@@ -437,15 +301,16 @@ TEST_CASE("dissector: malformed and non-TCP/UDP packets are counted by reason, n
 
 TEST_CASE("dissector: a capture cut inside the payload is dissected, not malformed") {
     Fixture f;
-    auto packets = http_exchange(40002);
+    auto packets = http_exchange(kClient, 40002, kServer);
     uint64_t ts = kSec;
     for (size_t i = 0; i < 3; ++i)
         f.feed(packets[i], ts += kMs);
     // The request with a 200-byte padding header, captured up to the end of its User-Agent.
     const std::string cut_at = "policer-test-agent/1.0\r\n";
-    std::string req = kRequest;
+    std::string req = kHttpRequest;
     req.insert(req.size() - 2, "X-Padding: " + std::string(200, 'p') + "\r\n");
-    const Bytes full = tcp4(kClient, 40002, kServer, 80, 1001, 5001, kPsh | kAck, text(req));
+    const Bytes full = tcp4(kClient, 40002, kServer, 80, kHttpClientIsn + 1, kHttpServerIsn + 1,
+                            kPsh | kAck, text(req));
     const size_t caplen = 40 + req.find(cut_at) + cut_at.size();
     REQUIRE(caplen < full.size());
     CHECK(f.feed(full, ts += kMs, {}, caplen) == PacketError::None);
@@ -462,7 +327,7 @@ TEST_CASE("dissector: every prefix of every packet of an exchange is handled") {
     // Each prefix goes to a fresh flow (its own cookie), so that nDPI sees a cut packet first.
     Fixture f(DissectorConfig{64, 32});
     uint64_t cookie = 1, accepted = 0, rejected = 0;
-    for (const Bytes &p : http_exchange(40003)) {
+    for (const Bytes &p : http_exchange(kClient, 40003, kServer)) {
         for (size_t n = 0; n <= p.size(); ++n) {
             pl_flow_key ref = ref_of(cookie++, 80);
             if (f.feed(p, kSec + cookie, ref, n) == PacketError::None)
@@ -596,7 +461,7 @@ TEST_CASE("dissector: expire finishes idle flows only") {
 
 TEST_CASE("dissector: expiring a flow that is already done does not report it again") {
     Fixture f;
-    const auto packets = http_exchange(40004);
+    const auto packets = http_exchange(kClient, 40004, kServer);
     for (size_t i = 0; i < 5; ++i)
         f.feed(packets[i], kSec + i);
     REQUIRE(f.done.size() == 1);
@@ -607,7 +472,7 @@ TEST_CASE("dissector: expiring a flow that is already done does not report it ag
 
 TEST_CASE("dissector: take returns the final result of a flow in progress and removes it") {
     Fixture f;
-    const auto packets = http_exchange(40005);
+    const auto packets = http_exchange(kClient, 40005, kServer);
     for (size_t i = 0; i < 4; ++i) // up to the request, no response
         f.feed(packets[i], kSec + i, ref_of(9, 80));
     const DissectKey key = key_of(packets[0], 9);
@@ -689,7 +554,7 @@ TEST_CASE("dissector: DissectKey is the same both ways and unmaps IPv4-mapped IP
     CHECK_FALSE(v6 == ab);
 
     // From packets: the request and the response of one exchange have one key.
-    const auto packets = http_exchange(40006);
+    const auto packets = http_exchange(kClient, 40006, kServer);
     CHECK(key_of(packets[0], 3) == key_of(packets[1], 3));
     CHECK(h(key_of(packets[3], 3)) == h(key_of(packets[4], 3)));
 }

@@ -4,111 +4,56 @@
 // heap copies so that a sanitizer build catches any read past the capture.
 #include "policer/l7/packet_view.h"
 
+#include "packet_builder.h"
+
 #include <doctest/doctest.h>
 
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <string>
 #include <vector>
 
 namespace {
 
+namespace pkt = pltest::pkt;
+using pkt::Bytes;
+using pkt::kSyn;
+using pkt::put16;
+using pkt::text;
+using pkt::udp;
 using policer::l7::fit_ip_length;
 using policer::l7::PacketError;
 using policer::l7::PacketView;
 using policer::l7::parse_packet;
-using Bytes = std::vector<uint8_t>;
 
-const uint8_t kSrc4[4] = {10, 1, 2, 3};
-const uint8_t kDst4[4] = {192, 0, 2, 80};
-const uint8_t kSrc6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01};
-const uint8_t kDst6[16] = {0xfd, 0x31, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xab, 0xcd};
+// Every packet here goes between the same two addresses: the tests are about the header
+// fields and lengths the parser reads, and check the addresses once for each family.
+const pkt::Addr4 kSrc4 = {{10, 1, 2, 3}};
+const pkt::Addr4 kDst4 = {{192, 0, 2, 80}};
+const pkt::Addr6 kSrc6 = {{0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01}};
+const pkt::Addr6 kDst6 = {{0xfd, 0x31, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xab, 0xcd}};
 
-constexpr uint8_t kSyn = 0x02, kPshAck = 0x18;
+constexpr uint8_t kPshAck = pkt::kPsh | pkt::kAck;
 
-void put16(Bytes &b, size_t off, uint16_t v) {
-    b[off] = static_cast<uint8_t>(v >> 8);
-    b[off + 1] = static_cast<uint8_t>(v);
-}
-
-void put32(Bytes &b, size_t off, uint32_t v) {
-    put16(b, off, static_cast<uint16_t>(v >> 16));
-    put16(b, off + 2, static_cast<uint16_t>(v));
-}
-
-Bytes text(const std::string &s) {
-    return Bytes(s.begin(), s.end());
-}
-
-// A TCP header with `options` bytes of NOP options (a multiple of 4), then the payload.
+// A TCP header with `options` bytes of NOP options (a multiple of 4), then the payload. The
+// parser does not read sequence numbers: every segment has the same ones.
 Bytes tcp(uint16_t sport, uint16_t dport, uint8_t flags, const Bytes &payload, size_t options = 0) {
-    Bytes b(20 + options, 0);
-    put16(b, 0, sport);
-    put16(b, 2, dport);
-    put32(b, 4, 1000);
-    put32(b, 8, 2000);
-    b[12] = static_cast<uint8_t>((20 + options) / 4 << 4);
-    b[13] = flags;
-    put16(b, 14, 64240);
-    for (size_t i = 20; i < b.size(); ++i)
-        b[i] = 1; // NOP
-    b.insert(b.end(), payload.begin(), payload.end());
-    return b;
+    return pkt::tcp(sport, dport, 1000, 2000, flags, payload, options);
 }
 
-Bytes udp(uint16_t sport, uint16_t dport, const Bytes &payload) {
-    Bytes b(8, 0);
-    put16(b, 0, sport);
-    put16(b, 2, dport);
-    put16(b, 4, static_cast<uint16_t>(8 + payload.size()));
-    b.insert(b.end(), payload.begin(), payload.end());
-    return b;
-}
-
-// An IPv4 packet around `l4`, with `options` bytes of IP options (a multiple of 4).
+// An IPv4 packet kSrc4 -> kDst4 around `l4`, with `options` bytes of IP options.
 Bytes ipv4(uint8_t proto, const Bytes &l4, size_t options = 0) {
-    Bytes b(20 + options, 0);
-    b[0] = static_cast<uint8_t>(0x40 | (20 + options) / 4);
-    put16(b, 2, static_cast<uint16_t>(b.size() + l4.size()));
-    put16(b, 4, 0x1234);
-    b[6] = 0x40; // DF
-    b[8] = 64;
-    b[9] = proto;
-    std::memcpy(&b[12], kSrc4, 4);
-    std::memcpy(&b[16], kDst4, 4);
-    for (size_t i = 20; i < b.size(); ++i)
-        b[i] = 1; // NOP
-    uint32_t sum = 0;
-    for (size_t i = 0; i < b.size(); i += 2)
-        sum += static_cast<uint32_t>(b[i] << 8 | b[i + 1]);
-    while (sum >> 16)
-        sum = (sum & 0xffff) + (sum >> 16);
-    put16(b, 10, static_cast<uint16_t>(~sum));
-    b.insert(b.end(), l4.begin(), l4.end());
-    return b;
+    return pkt::ipv4(proto, kSrc4, kDst4, l4, options);
 }
 
+// An IPv6 packet kSrc6 -> kDst6 around `l4`.
 Bytes ipv6(uint8_t next, const Bytes &l4) {
-    Bytes b(40, 0);
-    b[0] = 0x60;
-    put16(b, 4, static_cast<uint16_t>(l4.size()));
-    b[6] = next;
-    b[7] = 64;
-    std::memcpy(&b[8], kSrc6, 16);
-    std::memcpy(&b[24], kDst6, 16);
-    b.insert(b.end(), l4.begin(), l4.end());
-    return b;
+    return pkt::ipv6(next, kSrc6, kDst6, l4);
 }
 
-// An exact-size heap copy of the first `n` bytes: a read past them is a heap overflow that
-// AddressSanitizer reports.
-struct Capture {
-    std::unique_ptr<uint8_t[]> buf;
-    size_t len;
-    Capture(const Bytes &b, size_t n) : buf(new uint8_t[n]), len(n) {
-        if (n) std::memcpy(buf.get(), b.data(), n);
-    }
+// An exact-size heap copy of the first `n` bytes (see pkt::ExactCopy), parsed.
+struct Capture : pkt::ExactCopy {
+    using ExactCopy::ExactCopy;
     PacketError parse(PacketView &v) const { return parse_packet(buf.get(), len, v); }
 };
 
@@ -131,8 +76,8 @@ std::string payload_of(const uint8_t *ip, const PacketView &v) {
 
 void check_v4_addresses(const PacketView &v) {
     CHECK(v.family == 2);
-    CHECK(std::memcmp(v.src, kSrc4, 4) == 0);
-    CHECK(std::memcmp(v.dst, kDst4, 4) == 0);
+    CHECK(std::memcmp(v.src, kSrc4.b, 4) == 0);
+    CHECK(std::memcmp(v.dst, kDst4.b, 4) == 0);
     for (int i = 4; i < 16; ++i) {
         CHECK(v.src[i] == 0);
         CHECK(v.dst[i] == 0);
@@ -141,8 +86,8 @@ void check_v4_addresses(const PacketView &v) {
 
 void check_v6_addresses(const PacketView &v) {
     CHECK(v.family == 10);
-    CHECK(std::memcmp(v.src, kSrc6, 16) == 0);
-    CHECK(std::memcmp(v.dst, kDst6, 16) == 0);
+    CHECK(std::memcmp(v.src, kSrc6.b, 16) == 0);
+    CHECK(std::memcmp(v.dst, kDst6.b, 16) == 0);
 }
 
 const char *kHello = "GET / HTTP/1.1\r\n\r\n"; // 18 bytes
@@ -374,10 +319,8 @@ TEST_CASE("packet view: NotTcpUdp") {
     CHECK(parse(ipv6(58, icmp)) == PacketError::NotTcpUdp);         // ICMPv6
 
     // IPv6 extension headers before UDP are not walked.
-    Bytes hbh = {17, 0, 1, 4, 0, 0, 0, 0}; // next: UDP, length 0 (8 bytes), PadN
-    const Bytes u = udp(1, 2, text("x"));
-    hbh.insert(hbh.end(), u.begin(), u.end());
-    CHECK(parse(ipv6(0, hbh)) == PacketError::NotTcpUdp);
+    const Bytes hbh = pkt::cat(pkt::hop_by_hop(pkt::kUdp), udp(1, 2, text("x")));
+    CHECK(parse(ipv6(pkt::kHopByHop, hbh)) == PacketError::NotTcpUdp);
 }
 
 TEST_CASE("packet view: TruncatedL4, the TCP or UDP header is cut off") {
