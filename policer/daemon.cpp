@@ -120,7 +120,7 @@ Result<std::shared_ptr<const rules::CompiledRules>> load_rule_set(const Options 
     if (!loaded.set) return Error{"the rule files have errors; nothing was loaded:\n" + diags};
     if (!diags.empty()) spdlog::warn("rule files:\n{}", diags);
     auto set = std::make_shared<const rules::RuleSet>(std::move(*loaded.set));
-    spdlog::info("{} rules from {} files (report-only: verdicts are not enforced yet)",
+    spdlog::info("{} rule(s) from {} file(s) (report-only: verdicts are not enforced yet)",
                  set->rules.size(), set->files.size());
     return rules::CompiledRules::compile(set);
 }
@@ -605,8 +605,8 @@ Json Daemon::with_verdict(Json doc, bool l7_pending) const {
         doc["rule"] = {{"name", r.name}, {"ruleset", "policer"}, {"reference", r.loc.str()}};
         if (!r.description.empty()) doc["rule"]["description"] = r.description;
     }
-    v["audit"] = d.audit;
-    v["enforced"] = false; // report-only until kernel enforcement (issue 5)
+    v["audit"] = d.audit || set.audit_mode; // a pending verdict will be audit-only too
+    v["enforced"] = false;                  // report-only until kernel enforcement (issue 5)
     doc["policer"]["verdict"] = v;
     return doc;
 }
