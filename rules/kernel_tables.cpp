@@ -442,7 +442,9 @@ KernelDecision KernelTables::decide(const KernelFacts &f) const {
         case PL_RF_GROUP_ID: ref = ref_lpm(slot, be(f.gid, 4).data(), 32); break;
         case PL_RF_USER_NAME: ref = ref_name(slot, key_id(slot, f.uid)); break;
         case PL_RF_GROUP_NAME: ref = ref_name(slot, key_id(slot, f.gid)); break;
-        case PL_RF_SRC_PORT: ref = ref_lpm(slot, be(f.sport, 2).data(), 16); break;
+        case PL_RF_SRC_PORT:
+            ref = f.src_known ? ref_lpm(slot, be(f.sport, 2).data(), 16) : header_.unknown[slot];
+            break;
         case PL_RF_DST_PORT: ref = ref_lpm(slot, be(f.dport, 2).data(), 16); break;
         case PL_RF_SRC_IP4:
         case PL_RF_DST_IP4:
@@ -451,11 +453,16 @@ KernelDecision KernelTables::decide(const KernelFacts &f) const {
             const bool v6slot = slot == PL_RF_SRC_IP6 || slot == PL_RF_DST_IP6;
             if (v6slot != f.ipv6) continue; // the other family's table
             const bool src = slot == PL_RF_SRC_IP4 || slot == PL_RF_SRC_IP6;
+            if (src && !f.src_known) {
+                ref = header_.unknown[slot];
+                break;
+            }
             ref = ref_lpm(slot, (src ? f.saddr : f.daddr).data(), f.ipv6 ? 128 : 32);
             break;
         }
         case PL_RF_SRC_DOMAIN:
-            ref = ref_name(slot, key_domain(slot, f.ipv6, f.saddr.data()));
+            ref = f.src_known ? ref_name(slot, key_domain(slot, f.ipv6, f.saddr.data()))
+                              : header_.unknown[slot];
             break;
         case PL_RF_DST_DOMAIN:
             ref = ref_name(slot, key_domain(slot, f.ipv6, f.daddr.data()));

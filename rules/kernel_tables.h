@@ -50,8 +50,12 @@ struct SymbolicSet {
 // What a BPF program knows about a flow at its hook.
 struct KernelFacts {
     bool ingress = false, udp = false, ipv6 = false;
-    std::array<uint8_t, 16> saddr{}, daddr{}; // IPv4 in the first 4 bytes
+    // IPv4 in the first 4 bytes; an IPv4-mapped IPv6 address is given as IPv4 (ipv6 false).
+    std::array<uint8_t, 16> saddr{}, daddr{};
     uint16_t sport = 0, dport = 0;
+    // At connect() an unbound socket has no source address or port yet: those fields (and
+    // src.domain) are unknown to the hook.
+    bool src_known = true;
     uint32_t uid = 0, gid = 0;
     char comm[PL_COMM_LEN] = {};
     bool exe_known = true; // the process map had the task's executable

@@ -142,6 +142,11 @@ TestFlow make_flow(const Host &h, std::mt19937 &rng) {
     k.dport = h.ports[pick(h.ports.size())];
     a.set_number("src.port", k.sport);
     a.set_number("dst.port", k.dport);
+    // An outbound socket not bound before connect(): its source is not known to the hook.
+    k.src_known = !(!k.ingress && rng() % 3 == 0);
+    if (!k.src_known)
+        for (const char *field : {"src.ip", "src.port", "src.domain"})
+            a[*find_field(field)] = Attr{};
 
     auto user = std::next(h.users.begin(), static_cast<long>(pick(h.users.size())));
     k.uid = user->first;
