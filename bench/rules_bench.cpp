@@ -588,12 +588,6 @@ double median(std::vector<double> v) {
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-// The compiled engine's first phase alone (one table lookup and one AND per indexed field),
-// so that it can be timed and its candidates counted.
-Bitmap candidates(const CompiledRules &c, const FlowAttrs &f) {
-    return c.candidates(f);
-}
-
 size_t popcount(const Bitmap &b) {
     size_t n = 0;
     for (uint64_t w : b.w)
@@ -697,7 +691,7 @@ bool run_size(size_t size, const Options &o, Result &res) {
         ++res.by_kind[a.kind == Decision::Kind::Rule      ? 0
                       : a.kind == Decision::Kind::Default ? 1
                                                           : 2];
-        const Bitmap cand = candidates(c, flows[i]);
+        const Bitmap cand = c.candidates(flows[i]);
         cand_sum += static_cast<double>(popcount(cand));
         eval_sum += static_cast<double>(evaluated(c, cand, a));
         tried_sum += static_cast<double>(a.kind == Decision::Kind::Default ? size : a.rule + 1);
@@ -728,7 +722,7 @@ bool run_size(size_t size, const Options &o, Result &res) {
             return false;
         }
         phase.push_back(timed_run(
-            flows, [&](const FlowAttrs &f) { return popcount(candidates(c, f)); }, o,
+            flows, [&](const FlowAttrs &f) { return popcount(c.candidates(f)); }, o,
             o.min_seconds / 2, first_a, sink));
     }
     res.compiled_ns = median(comp);

@@ -273,23 +273,7 @@ Result<FlowAttrs> flow_from_json(const std::string &text, bool l7_pending) {
             a.state = AttrState::Unknown;
             continue;
         }
-        // Reuse the ECS reader: one field, at its own name.
-        nlohmann::json one;
-        nlohmann::json *cur = &one;
-        std::string path = fd.ecs;
-        size_t pos = 0;
-        while (true) {
-            size_t dot = path.find('.', pos);
-            std::string key =
-                path.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
-            if (dot == std::string::npos) {
-                (*cur)[key] = *it;
-                break;
-            }
-            cur = &(*cur)[key];
-            pos = dot + 1;
-        }
-        a = attrs_from_ecs(one)[fd];
+        a = attr_from_json(fd, *it);
         if (a.state != AttrState::Known)
             return Error{std::string("--flow: ") + fd.name + " has a value that is not a " +
                          type_name(fd.type)};

@@ -50,55 +50,63 @@ bool to_number(const J &v, uint64_t max, uint64_t &out) {
     return false;
 }
 
+// One field's value as JSON gives it (null: unknown); a malformed value is absent.
+template <typename J>
+Attr attr_from(const FieldDef &f, const J &v) {
+    Attr a;
+    if (v.is_null()) return a;
+    a.state = AttrState::Known;
+    switch (f.type) {
+    case FieldType::String:
+    case FieldType::Enum:
+        if (v.is_string())
+            a.str = v.template get<std::string>();
+        else if (v.is_number())
+            a.str = v.dump();
+        else
+            a.state = AttrState::Absent;
+        break;
+    case FieldType::Number:
+        if (!to_number(v, 4294967295ull, a.num)) a.state = AttrState::Absent;
+        break;
+    case FieldType::Port:
+        if (!to_number(v, 65535, a.num)) a.state = AttrState::Absent;
+        break;
+    case FieldType::Address: {
+        auto ip = v.is_string() ? parse_address(v.template get<std::string>()) : std::nullopt;
+        if (!ip) {
+            a.state = AttrState::Absent;
+            break;
+        }
+        a.family = ip->family;
+        a.addr = ip->addr;
+        break;
+    }
+    case FieldType::StringSet:
+        if (v.is_array()) {
+            for (const auto &x : v)
+                if (x.is_string()) a.set.push_back(x.template get<std::string>());
+        } else if (v.is_string()) {
+            a.set.push_back(v.template get<std::string>());
+        } else {
+            a.state = AttrState::Absent;
+        }
+        break;
+    }
+    return a;
+}
+
 // policerd's documents keep their key order (ordered_json); tools parse plain json.
 template <typename J>
 FlowAttrs from_ecs(const J &doc, bool l7_pending) {
     FlowAttrs fa;
     for (const FieldDef &f : field_catalogue()) {
-        Attr &a = fa[f];
         const J *v = at(doc, f.ecs);
         if (!v || v->is_null()) {
-            a.state = l7_pending && f.tier == Tier::L7 ? AttrState::Unknown : AttrState::Absent;
+            fa[f].state = l7_pending && f.tier == Tier::L7 ? AttrState::Unknown : AttrState::Absent;
             continue;
         }
-        a.state = AttrState::Known;
-        switch (f.type) {
-        case FieldType::String:
-        case FieldType::Enum:
-            if (v->is_string())
-                a.str = v->template get<std::string>();
-            else if (v->is_number())
-                a.str = v->dump();
-            else
-                a.state = AttrState::Absent;
-            break;
-        case FieldType::Number:
-            if (!to_number(*v, 4294967295ull, a.num)) a.state = AttrState::Absent;
-            break;
-        case FieldType::Port:
-            if (!to_number(*v, 65535, a.num)) a.state = AttrState::Absent;
-            break;
-        case FieldType::Address: {
-            auto ip = v->is_string() ? parse_address(v->template get<std::string>()) : std::nullopt;
-            if (!ip) {
-                a.state = AttrState::Absent;
-                break;
-            }
-            a.family = ip->family;
-            a.addr = ip->addr;
-            break;
-        }
-        case FieldType::StringSet:
-            if (v->is_array()) {
-                for (const auto &x : *v)
-                    if (x.is_string()) a.set.push_back(x.template get<std::string>());
-            } else if (v->is_string()) {
-                a.set.push_back(v->template get<std::string>());
-            } else {
-                a.state = AttrState::Absent;
-            }
-            break;
-        }
+        fa[f] = attr_from(f, *v);
     }
     return fa;
 }
@@ -139,6 +147,10 @@ FlowAttrs attrs_from_ecs(const nlohmann::json &doc, bool l7_pending) {
 
 FlowAttrs attrs_from_ecs(const nlohmann::ordered_json &doc, bool l7_pending) {
     return from_ecs(doc, l7_pending);
+}
+
+Attr attr_from_json(const FieldDef &f, const nlohmann::json &v) {
+    return attr_from(f, v);
 }
 
 } // namespace policer::rules

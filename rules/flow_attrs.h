@@ -54,4 +54,8 @@ struct FlowAttrs {
 FlowAttrs attrs_from_ecs(const nlohmann::json &doc, bool l7_pending = false);
 FlowAttrs attrs_from_ecs(const nlohmann::ordered_json &doc, bool l7_pending = false);
 
+// One field's value given as JSON, read as attrs_from_ecs() reads it: null is unknown, a
+// malformed value absent.
+Attr attr_from_json(const FieldDef &f, const nlohmann::json &v);
+
 } // namespace policer::rules

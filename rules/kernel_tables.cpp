@@ -20,6 +20,14 @@ const FieldDef &field(const char *name) {
     return *find_field(name);
 }
 
+// A text value: known, or absent when there is none.
+Attr text_attr(const std::optional<std::string> &v) {
+    Attr a;
+    a.state = v ? AttrState::Known : AttrState::Absent;
+    a.str = v.value_or("");
+    return a;
+}
+
 uint8_t action_kind(ActionKind k) {
     switch (k) {
     case ActionKind::Allow: return PL_RA_ALLOW;
@@ -154,12 +162,16 @@ void KernelTables::add_ranges(const FieldIndex &ix, int family, pl_rule_field sl
                           : family == 10                        ? 128
                                                                 : 32;
     const auto &starts = ix.starts[s];
+    std::vector<uint32_t> ids;
+    ids.reserve(starts.size());
+    for (const Bitmap &b : ix.bits[s])
+        ids.push_back(intern(b));
     size_t i = 0;
     while (i < starts.size()) {
         // Adjacent intervals with the same bitmap are one range.
-        const uint32_t id = intern(ix.bits[s][i]);
+        const uint32_t id = ids[i];
         size_t j = i + 1;
-        while (j < starts.size() && intern(ix.bits[s][j]) == id)
+        while (j < starts.size() && ids[j] == id)
             ++j;
         u128 lo = starts[i];
         const u128 hi = j < starts.size() ? starts[j] - 1 : span_of(bits);
@@ -251,20 +263,14 @@ std::optional<KernelTables> KernelTables::build(std::shared_ptr<const CompiledRu
         h.unknown[s] = k.ref_for(unknown);
         h.missing[s] = h.unknown[s];
     }
-    auto named = [&](const char *name, AttrState st, const char *value) {
-        Attr a;
-        a.state = st;
-        a.str = value;
-        return k.ref_for({{&field(name), a}});
-    };
     // Keys not in a name table: for ids, names and executables, a value no rule names; for
     // addresses, no domain known; cgroups and interfaces not resolved yet stay unknown.
-    h.missing[PL_RF_USER_NAME] = named("user.name", AttrState::Known, kUnnamed);
-    h.missing[PL_RF_GROUP_NAME] = named("group.name", AttrState::Known, kUnnamed);
-    h.missing[PL_RF_COMM] = named("process.name", AttrState::Known, kUnnamed);
-    h.missing[PL_RF_EXE] = named("process.exe", AttrState::Known, kUnnamed);
-    h.missing[PL_RF_SRC_DOMAIN] = named("src.domain", AttrState::Absent, "");
-    h.missing[PL_RF_DST_DOMAIN] = named("dst.domain", AttrState::Absent, "");
+    h.missing[PL_RF_USER_NAME] = k.ref_text("user.name", kUnnamed);
+    h.missing[PL_RF_GROUP_NAME] = k.ref_text("group.name", kUnnamed);
+    h.missing[PL_RF_COMM] = k.ref_text("process.name", kUnnamed);
+    h.missing[PL_RF_EXE] = k.ref_text("process.exe", kUnnamed);
+    h.missing[PL_RF_SRC_DOMAIN] = k.ref_text("src.domain", std::nullopt);
+    h.missing[PL_RF_DST_DOMAIN] = k.ref_text("dst.domain", std::nullopt);
 
     // Class table: every combination of direction, transport and family.
     for (int c = 0; c < PL_RULE_CLASSES; ++c) {
@@ -307,54 +313,37 @@ std::optional<KernelTables> KernelTables::build(std::shared_ptr<const CompiledRu
         }
     for (const auto &c : comms) {
         if (c.size() >= PL_COMM_LEN) continue; // no comm is that long: never equal
-        Attr a;
-        a.state = AttrState::Known;
-        a.str = c;
-        k.put_name({key_comm(c.c_str()), k.ref_for({{&field("process.name"), a}})});
+        k.put_name({key_comm(c.c_str()), k.ref_text("process.name", c)});
     }
     return k;
 }
 
+pl_rule_ref KernelTables::ref_text(const char *field_name, const std::optional<std::string> &v) {
+    return ref_for({{&field(field_name), text_attr(v)}});
+}
+
 pl_rule_ref KernelTables::ref_user_name(const std::optional<std::string> &name) {
-    Attr a;
-    a.state = name ? AttrState::Known : AttrState::Absent;
-    a.str = name.value_or("");
-    return ref_for({{&field("user.name"), a}});
+    return ref_text("user.name", name);
 }
 
 pl_rule_ref KernelTables::ref_group_name(const std::optional<std::string> &name) {
-    Attr a;
-    a.state = name ? AttrState::Known : AttrState::Absent;
-    a.str = name.value_or("");
-    return ref_for({{&field("group.name"), a}});
+    return ref_text("group.name", name);
 }
 
 pl_rule_ref KernelTables::ref_exe(const std::string &path) {
-    Attr a;
-    a.state = AttrState::Known;
-    a.str = path;
-    return ref_for({{&field("process.exe"), a}});
+    return ref_text("process.exe", path);
 }
 
 pl_rule_ref KernelTables::ref_domain(pl_rule_field slot, const std::optional<std::string> &name) {
-    Attr a;
-    a.state = name ? AttrState::Known : AttrState::Absent;
-    a.str = name.value_or("");
-    return ref_for({{&field(slot == PL_RF_SRC_DOMAIN ? "src.domain" : "dst.domain"), a}});
+    return ref_text(slot == PL_RF_SRC_DOMAIN ? "src.domain" : "dst.domain", name);
 }
 
 pl_rule_ref KernelTables::ref_iface(const std::string &name) {
-    Attr a;
-    a.state = AttrState::Known;
-    a.str = name;
-    return ref_for({{&field("iface"), a}});
+    return ref_text("iface", name);
 }
 
 pl_rule_ref KernelTables::ref_cgroup(const CgroupFacts &c) {
-    Attr path;
-    path.state = AttrState::Known;
-    path.str = c.path;
-    return ref_for({{&field("cgroup.path"), path},
+    return ref_for({{&field("cgroup.path"), text_attr(c.path)},
                     {&field("container.id"), c.container_id},
                     {&field("container.name"), c.container_name},
                     {&field("container.runtime"), c.container_runtime}});

@@ -123,6 +123,7 @@ private:
     KernelTables() = default;
     uint32_t intern(const Bitmap &b);
     pl_rule_ref ref_for(const std::vector<std::pair<const FieldDef *, Attr>> &values);
+    pl_rule_ref ref_text(const char *field_name, const std::optional<std::string> &v);
     pl_rule_ref ref_lpm(pl_rule_field slot, const uint8_t *data, unsigned bits) const;
     pl_rule_ref ref_name(pl_rule_field slot, const pl_rule_name_key &k) const;
     void add_ranges(const FieldIndex &ix, int family, pl_rule_field slot);
