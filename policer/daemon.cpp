@@ -10,6 +10,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -120,8 +122,8 @@ Result<std::shared_ptr<const rules::CompiledRules>> load_rule_set(const Options 
     if (!loaded.set) return Error{"the rule files have errors; nothing was loaded:\n" + diags};
     if (!diags.empty()) spdlog::warn("rule files:\n{}", diags);
     auto set = std::make_shared<const rules::RuleSet>(std::move(*loaded.set));
-    spdlog::info("{} rule(s) from {} file(s) (report-only: verdicts are not enforced yet)",
-                 set->rules.size(), set->files.size());
+    spdlog::info("{} rule(s) from {} file(s){}", set->rules.size(), set->files.size(),
+                 set->audit_mode ? " (mode audit: verdicts are reported, nothing is refused)" : "");
     return rules::CompiledRules::compile(set);
 }
 
@@ -173,9 +175,23 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Options &opts) {
     std::unique_ptr<Daemon> d(
         new Daemon(opts, std::move(*probes), std::move(*cgroups), std::move(dpi)));
     d->rules_ = std::move(*rule_set);
+    if (d->rules_ && !opts.report_only) {
+        probes::EnforceOptions eo;
+        eo.pin_dir = opts.pin_dir.empty() ? opts.bpffs + "/policer" : opts.pin_dir;
+        eo.cgroup_root = cgroup_root;
+        eo.btf_path = popts.btf_path;
+        eo.max_flow_verdicts = opts.max_flow_verdicts;
+        eo.max_tuple_verdicts = opts.max_flow_verdicts;
+        eo.max_limit_buckets = opts.max_limit_buckets;
+        auto enforcer = Enforcer::open(eo);
+        if (!enforcer) return enforcer.error();
+        d->enforcer_ = std::move(*enforcer);
+    }
     if (auto st = d->setup_loop(); !st) return st.error();
     // After attaching: a process that execs meanwhile is in the ring buffer, read next.
     d->seed_processes();
+    if (d->enforcer_)
+        if (auto st = d->start_enforcement(); !st) return st.error();
     return d;
 }
 
@@ -185,11 +201,17 @@ Status Daemon::setup_loop() {
     if (!samples_ring_) return Error::from_errno("cannot open the samples ring buffer");
     events_ring_.reset(ring_buffer__new(probes_->events_fd(), &Daemon::on_record, this, nullptr));
     if (!events_ring_) return Error::from_errno("cannot open the events ring buffer");
+    if (enforcer_) {
+        enforce_ring_.reset(ring_buffer__new(enforcer_->kernel().events_fd(),
+                                             &Daemon::on_enforce_record, this, nullptr));
+        if (!enforce_ring_) return Error::from_errno("cannot open the enforcement ring buffer");
+    }
 
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGHUP);
     if (sigprocmask(SIG_BLOCK, &mask, nullptr) != 0) return Error::from_errno("sigprocmask");
     signal_fd_.reset(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
     if (!signal_fd_) return Error::from_errno("signalfd");
@@ -199,7 +221,8 @@ Status Daemon::setup_loop() {
     if (!epoll_fd_) return Error::from_errno("epoll_create1");
     epoll_event ev{};
     ev.events = EPOLLIN;
-    for (ring_buffer *r : {samples_ring_.get(), events_ring_.get()}) {
+    for (ring_buffer *r : {samples_ring_.get(), events_ring_.get(), enforce_ring_.get()}) {
+        if (!r) continue;
         ev.data.fd = ring_buffer__epoll_fd(r);
         if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, ev.data.fd, &ev) != 0)
             return Error::from_errno("epoll_ctl (ring buffer)");
@@ -247,11 +270,29 @@ int Daemon::run() {
             {{"program", h.program}, {"hook", h.section}, {"target", h.target}, {"id", h.id}});
     start["policer"]["hooks"] = hooks;
     if (!probes_->skipped().empty()) start["policer"]["hooks_skipped"] = probes_->skipped();
-    if (rules_)
+    if (rules_) {
         start["policer"]["rules"] = {{"files", rules_->set().files},
                                      {"rules", rules_->set().rules.size()},
                                      {"mode", rules_->set().audit_mode ? "audit" : "enforce"},
-                                     {"enforced", false}};
+                                     {"enforced", enforcer_ && !rules_->set().audit_mode}};
+        if (enforcer_) {
+            const auto &k = enforcer_->kernel();
+            Json enf = {{"generation", k.installed().generation},
+                        {"adopted", k.adopted()},
+                        {"pin_dir", opts_.pin_dir},
+                        {"terms", k.installed().terms},
+                        {"bitmaps", k.installed().bitmaps},
+                        {"names", k.installed().names}};
+            Json khooks = Json::array();
+            for (const auto &h : k.hooks())
+                khooks.push_back({{"program", h.program},
+                                  {"hook", h.section},
+                                  {"target", h.target},
+                                  {"id", h.id}});
+            enf["hooks"] = khooks;
+            start["policer"]["enforcement"] = enf;
+        }
+    }
     publish("agent", start);
     flush();
     spdlog::info("policerd {} ready: {} probes attached, cgroup hooks at {}", kVersion,
@@ -271,8 +312,13 @@ int Daemon::run() {
             if (evs[i].data.fd == signal_fd_.get()) {
                 signalfd_siginfo si{};
                 if (read(signal_fd_.get(), &si, sizeof(si)) == sizeof(si)) {
-                    spdlog::info("received {}, stopping",
-                                 strsignal(static_cast<int>(si.ssi_signo)));
+                    if (si.ssi_signo == SIGHUP) {
+                        reload_rules();
+                        continue;
+                    }
+                    spdlog::info("received {}, stopping{}",
+                                 strsignal(static_cast<int>(si.ssi_signo)),
+                                 enforcer_ ? " (enforcement stays pinned)" : "");
                     stop = true;
                 }
             }
@@ -280,6 +326,7 @@ int Daemon::run() {
         // Samples first, so that a DNS answer is learned before the connections it led to.
         more = drain(samples_ring_.get());
         more = drain(events_ring_.get()) || more;
+        if (enforce_ring_) more = drain(enforce_ring_.get()) || more;
         tick();
         flush();
     }
@@ -347,6 +394,22 @@ void Daemon::on_sample(const SampleRecord &s) {
         }
     }
     dissector_->feed(ref, s.data, s.cap_len, s.ts_ns);
+    // Enforcement does not wait for dissection to finish (a flow may send nothing more for it
+    // to learn): once nDPI has named the protocol, the rules are judged on what is known.
+    if (!enforcer_) return;
+    FlowRecord *rec = flows_.find(FlowKey{ref});
+    if (!rec || rec->kernel_verdict || rec->l7 || !rec->start_reported) return;
+    const l7::L7Info *info = dissector_->peek(dissect_key(*rec));
+    if (!info || !info->classified) return;
+    FlowRecord probe = *rec;
+    probe.l7 = *info;
+    Json doc = with_verdict(flow_event(probe, FlowPhase::Classified, ecs_), false, rec);
+    if (rec->kernel_verdict) {
+        // The kernel now refuses or limits this live flow: say so as it happens.
+        doc["event"]["action"] = "flow-refused";
+        doc["event"]["kind"] = "alert";
+        publish("alert", doc);
+    }
 }
 
 l7::DissectKey Daemon::dissect_key(const FlowRecord &rec) {
@@ -363,7 +426,8 @@ void Daemon::on_l7_done(const l7::DissectKey &, const pl_flow_key &ref, const l7
     rec->l7_ns = clock_.now_boot_ns();
     if (rec->start_reported && !rec->l7_reported) {
         rec->l7_reported = true;
-        publish("flow.l7", with_verdict(flow_event(*rec, FlowPhase::Classified, ecs_), false));
+        publish("flow.l7",
+                with_verdict(flow_event(*rec, FlowPhase::Classified, ecs_), false, rec));
     }
 }
 
@@ -418,6 +482,8 @@ void Daemon::handle(const pl_exec_event &e) {
             p.exe = snap->exe;
     }
     p.args = enrich::split_args(std::string_view(e.args, e.args_len));
+    if (enforcer_ && !(p.exe_flags & PL_EXE_PSEUDO))
+        enforcer_->on_exec({p.exe, p.exe_dev, p.exe_ino});
     procs_.upsert(std::move(p));
 }
 
@@ -432,8 +498,10 @@ void Daemon::handle(const pl_exit_event &e) {
 
 void Daemon::handle(const pl_cgroup_event &e) {
     std::string path(e.path, std::min<size_t>(e.path_len, sizeof(e.path)));
-    if (e.hdr.type == PL_EV_CGROUP_MKDIR)
+    if (e.hdr.type == PL_EV_CGROUP_MKDIR) {
+        if (enforcer_) enforcer_->on_cgroup({e.cgroup_id, path});
         cgroups_.on_mkdir(e.cgroup_id, std::move(path));
+    }
     else
         cgroups_.on_rmdir(e.cgroup_id, std::move(path));
 }
@@ -574,10 +642,11 @@ void Daemon::report_start(FlowRecord &rec) {
     rec.start_reported = true;
     ++counters_.flows_started;
     // Before dissection, L7 fields are unknown rather than absent: an L7 rule may still match.
-    publish("flow.start", with_verdict(flow_event(rec, FlowPhase::Start, ecs_), dpi_ && !rec.l7));
+    publish("flow.start",
+            with_verdict(flow_event(rec, FlowPhase::Start, ecs_), dpi_ && !rec.l7, &rec));
     if (rec.l7 && !rec.l7_reported) {
         rec.l7_reported = true;
-        publish("flow.l7", with_verdict(flow_event(rec, FlowPhase::Classified, ecs_), false));
+        publish("flow.l7", with_verdict(flow_event(rec, FlowPhase::Classified, ecs_), false, &rec));
     }
 }
 
@@ -586,7 +655,7 @@ void Daemon::report_end(FlowRecord &rec) {
     publish("flow.end", with_verdict(flow_event(rec, FlowPhase::End, ecs_), false));
 }
 
-Json Daemon::with_verdict(Json doc, bool l7_pending) const {
+Json Daemon::with_verdict(Json doc, bool l7_pending, FlowRecord *rec) {
     if (!rules_) return doc;
     const rules::Decision d = rules_->decide(rules::attrs_from_ecs(doc, l7_pending));
     const rules::RuleSet &set = rules_->set();
@@ -606,9 +675,155 @@ Json Daemon::with_verdict(Json doc, bool l7_pending) const {
         if (!r.description.empty()) doc["rule"]["description"] = r.description;
     }
     v["audit"] = d.audit || set.audit_mode; // a pending verdict will be audit-only too
-    v["enforced"] = false;                  // report-only until kernel enforcement (issue 5)
+    v["enforced"] = enforcer_ != nullptr && !set.audit_mode;
+    if (enforcer_ && rec && !rec->kernel_verdict && d.kind != rules::Decision::Kind::Pending &&
+        !rec->end_ns) {
+        FlowVerdict fv;
+        fv.tuple = rec->tuple;
+        fv.cookie = rec->key.k.cookie;
+        fv.tcp = rec->tuple.proto == PL_IPPROTO_TCP;
+        fv.decision = d;
+        fv.decision.audit = d.audit || set.audit_mode;
+        fv.tgid = rec->who.raw.tgid;
+        fv.uid = rec->who.raw.uid;
+        fv.cgroup_id = rec->who.raw.cgroup_id;
+        if (auto done = enforcer_->apply(fv)) {
+            rec->kernel_verdict = true;
+            v["kernel"] = *done; // what the kernel now does to this live flow
+        }
+    }
     doc["policer"]["verdict"] = v;
     return doc;
+}
+
+// ---- kernel enforcement ----
+
+std::vector<CgroupInfo> Daemon::list_cgroups() const {
+    // Every cgroup there is now (bounded): later ones arrive as cgroup_mkdir events.
+    std::vector<CgroupInfo> out;
+    const std::string root = cgroups_.mount();
+    std::vector<std::string> todo{""};
+    constexpr size_t kMaxCgroups = 65536;
+    while (!todo.empty() && out.size() < kMaxCgroups) {
+        std::string rel = std::move(todo.back());
+        todo.pop_back();
+        std::string dir = root + rel;
+        struct stat st {};
+        if (::stat(dir.c_str(), &st) != 0) continue;
+        out.push_back({static_cast<uint64_t>(st.st_ino), rel.empty() ? "/" : rel});
+        DIR *d = ::opendir(dir.c_str());
+        if (!d) continue;
+        while (dirent *e = ::readdir(d)) {
+            if (e->d_type != DT_DIR || e->d_name[0] == '.') continue;
+            todo.push_back(rel + "/" + e->d_name);
+        }
+        ::closedir(d);
+    }
+    return out;
+}
+
+std::vector<ExeInfo> Daemon::running_exes() const {
+    // The images running now (readlink and stat only: never blocks on a process).
+    std::vector<ExeInfo> out;
+    for (uint32_t pid : proc_.list_pids()) {
+        if (out.size() >= opts_.max_processes) break;
+        auto snap = proc_.read(pid, false);
+        if (snap && snap->exe_ino && !snap->exe.empty())
+            out.push_back({snap->exe, snap->exe_dev, snap->exe_ino});
+    }
+    return out;
+}
+
+Status Daemon::start_enforcement() {
+    if (auto st = enforcer_->install(rules_, list_cgroups(), running_exes()); !st) return st;
+    domains_.set_listener([this](uint8_t family, const uint8_t *addr, const std::string &name) {
+        enforcer_->on_domain(family, addr, name);
+    });
+    return Ok{};
+}
+
+void Daemon::reload_rules() {
+    spdlog::info("SIGHUP: reading the rule files again");
+    auto fail = [&](const std::string &why) {
+        spdlog::error("rule reload refused, the rule set in force stays: {}", why);
+        Json ev = agent_event("rules-reload-failed", "configuration", ecs_);
+        ev["event"]["outcome"] = "failure";
+        ev["error"] = {{"message", why}};
+        publish("agent", ev);
+    };
+    if (opts_.rules.empty()) return fail("policerd was started without --rules");
+    auto compiled = load_rule_set(opts_);
+    if (!compiled) return fail(compiled.error().message);
+    if (enforcer_) {
+        if (auto st = enforcer_->install(*compiled, list_cgroups(), running_exes()); !st)
+            return fail(st.error().message);
+    }
+    rules_ = std::move(*compiled);
+    Json ev = agent_event("rules-reloaded", "configuration", ecs_);
+    ev["event"]["outcome"] = "success";
+    ev["policer"]["rules"] = {{"files", rules_->set().files},
+                              {"rules", rules_->set().rules.size()},
+                              {"mode", rules_->set().audit_mode ? "audit" : "enforce"},
+                              {"enforced", enforcer_ && !rules_->set().audit_mode}};
+    if (enforcer_) ev["policer"]["rules"]["generation"] = enforcer_->generation();
+    publish("agent", ev);
+}
+
+int Daemon::on_enforce_record(void *ctx, void *data, size_t len) {
+    auto *self = static_cast<Daemon *>(ctx);
+    ++self->counters_.events;
+    pl_deny_event e{};
+    if (len != sizeof(e)) {
+        ++self->counters_.invalid_events;
+        return 0;
+    }
+    std::memcpy(&e, data, sizeof(e));
+    if (e.hdr.type != PL_EV_DENY || e.hdr.size != sizeof(e)) {
+        ++self->counters_.invalid_events;
+        return 0;
+    }
+    self->on_refusal(e);
+    return self->budget_left_ && --self->budget_left_ == 0 ? 1 : 0;
+}
+
+void Daemon::on_refusal(const pl_deny_event &e) {
+    // The kernel refused (or, audited, would have refused) a connection before any flow
+    // existed: reported with the identity the hook saw and the rule that decided.
+    pl_ident id{};
+    id.tgid = id.pid = e.tgid;
+    id.uid = id.euid = e.uid;
+    id.gid = e.gid;
+    id.cgroup_id = e.cgroup_id;
+    id.exe_dev = static_cast<uint32_t>(e.exe_dev);
+    id.exe_ino = e.exe_ino;
+    std::memcpy(id.comm, e.comm, sizeof(id.comm));
+    if (auto *p = procs_.find_live(e.tgid)) id.start_ns = p->start_ns;
+    FlowRecord rec;
+    rec.tuple = e.tuple;
+    rec.start_ns = e.hdr.ts_ns;
+    rec.who = enricher_.resolve(id);
+    rec.start_reported = true;
+    Json doc = flow_event(rec, FlowPhase::Start, ecs_);
+    doc["event"]["action"] = e.audit ? "connection-would-be-refused" : "connection-refused";
+    doc["event"]["kind"] = e.audit ? "event" : "alert";
+    doc["event"]["type"] = Json::array({"connection", "denied"});
+    doc["event"]["outcome"] = e.audit ? "success" : "failure";
+    static const char *hooks[] = {"", "connect", "sendmsg", "ingress", "verdict", "limit", "tc", "xdp"};
+    Json v = {{"by", e.rule == UINT32_MAX ? "default" : "rule"},
+              {"audit", e.audit != 0},
+              {"enforced", e.audit == 0},
+              {"hook", e.hook < std::size(hooks) ? hooks[e.hook] : "unknown"},
+              {"generation", e.generation}};
+    static const char *actions[] = {"allow", "deny", "reject", "alert", "limit"};
+    v["action"] = e.action < std::size(actions) ? actions[e.action] : "unknown";
+    const rules::CompiledRules *rs = enforcer_ ? enforcer_->rules() : nullptr;
+    if (rs && e.generation == enforcer_->generation() && e.rule < rs->set().rules.size()) {
+        const rules::Rule &r = rs->set().rules[e.rule];
+        doc["rule"] = {{"name", r.name}, {"ruleset", "policer"}, {"reference", r.loc.str()}};
+        if (!r.description.empty()) doc["rule"]["description"] = r.description;
+    }
+    doc["policer"]["verdict"] = v;
+    publish(e.audit ? "flow.verdict" : "alert", doc);
 }
 
 void Daemon::tick() {
@@ -620,6 +835,10 @@ void Daemon::tick() {
     }
 
     if (dissector_) dissector_->expire(now, opts_.dissect_idle_s * kSec);
+    if (enforcer_ && now - last_name_retry_ns_ >= kSec) {
+        last_name_retry_ns_ = now;
+        enforcer_->retry_pending();
+    }
 
     uint64_t sweep_every = std::min<uint64_t>(5 * kSec, opts_.udp_idle_timeout_s * kSec / 2);
     if (now - last_sweep_ns_ >= std::max<uint64_t>(sweep_every, kSec / 2)) {
@@ -640,6 +859,24 @@ void Daemon::tick() {
     // Losses are never silent: a warning when the kernel reports new ones (at most every 10 s;
     // the counts are in every agent-stats).
     if (now - last_drop_warning_ns_ >= 10 * kSec || last_drop_warning_ns_ == 0) {
+        if (enforcer_)
+            if (auto c = enforcer_->kernel().counters()) {
+                uint64_t errs = c->value[PL_ECNT_EVAL_ERRORS];
+                if (errs > reported_eval_errors_) {
+                    // Never expected: the kernel found its tables inconsistent and let the
+                    // flow pass rather than guess.
+                    spdlog::error("the kernel could not evaluate the rule tables {} time(s); "
+                                  "those flows passed",
+                                  errs - reported_eval_errors_);
+                    reported_eval_errors_ = errs;
+                }
+                uint64_t lost = c->value[PL_ECNT_EVENT_DROPS];
+                if (lost > reported_refusal_drops_) {
+                    spdlog::warn("{} refusal report(s) lost (ring full); the refusals happened",
+                                 lost - reported_refusal_drops_);
+                    reported_refusal_drops_ = lost;
+                }
+            }
         if (auto c = probes_->counters()) {
             uint64_t drops = c->ringbuf_drops_total();
             if (drops > reported_drops_) {
@@ -726,6 +963,24 @@ Json Daemon::stats_event(const char *action) {
     pol["processes"] = {{"live", ps.live},
                         {"exited_remembered", ps.exited},
                         {"evicted", ps.live_evictions + ps.exited_evictions}};
+    if (enforcer_)
+        if (auto c = enforcer_->kernel().counters()) {
+            const auto &v = c->value;
+            pol["enforcement"] = {{"generation", enforcer_->generation()},
+                                  {"decisions", v[PL_ECNT_DECISIONS]},
+                                  {"connect_refused", v[PL_ECNT_CONNECT_DENIED]},
+                                  {"sendmsg_refused", v[PL_ECNT_SENDMSG_DENIED]},
+                                  {"inbound_dropped", v[PL_ECNT_INGRESS_DENIED]},
+                                  {"verdict_packets_dropped", v[PL_ECNT_VERDICT_DROPS]},
+                                  {"limit_dropped", v[PL_ECNT_LIMIT_DROPS]},
+                                  {"audit_would_refuse", v[PL_ECNT_AUDIT_WOULD_DENY]},
+                                  {"deferred_to_policerd", v[PL_ECNT_DEFERRED]},
+                                  {"evaluation_errors", v[PL_ECNT_EVAL_ERRORS]},
+                                  {"refusal_reports_lost", v[PL_ECNT_EVENT_DROPS]},
+                                  {"tc_dropped", v[PL_ECNT_TC_DROPS]},
+                                  {"tc_resets", v[PL_ECNT_TC_RESETS]},
+                                  {"xdp_dropped", v[PL_ECNT_XDP_DROPS]}};
+        }
     doc["policer"] = pol;
     return doc;
 }

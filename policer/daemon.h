@@ -9,6 +9,7 @@
 #include "enrich/user_names.h"
 #include "policer/boot_clock.h"
 #include "policer/ecs.h"
+#include "policer/enforcer.h"
 #include "policer/event_decoder.h"
 #include "policer/event_sink.h"
 #include "policer/flow_table.h"
@@ -81,8 +82,16 @@ private:
     void evicted(FlowRecord rec, uint64_t now_ns);
     void report_start(FlowRecord &rec);
     void report_end(FlowRecord &rec);
-    // The flow event `doc` with the rule set's verdict on it (when a rule set is loaded).
-    Json with_verdict(Json doc, bool l7_pending) const;
+    // The flow event `doc` with the rule set's verdict on it (when a rule set is loaded). A
+    // final verdict that refuses or limits the live flow `rec` is pushed into the kernel.
+    Json with_verdict(Json doc, bool l7_pending, FlowRecord *rec = nullptr);
+    // Kernel enforcement: start (or adopt), reload on SIGHUP, refusal reports.
+    Status start_enforcement();
+    void reload_rules();
+    static int on_enforce_record(void *ctx, void *data, size_t len);
+    void on_refusal(const pl_deny_event &e);
+    std::vector<CgroupInfo> list_cgroups() const;
+    std::vector<ExeInfo> running_exes() const;
 
     void tick();
     void sweep_udp(uint64_t now_ns);
@@ -105,6 +114,7 @@ private:
     EcsContext ecs_;
     std::vector<std::unique_ptr<EventSink>> sinks_;
     std::shared_ptr<const rules::CompiledRules> rules_; // null: no rules given
+    std::unique_ptr<Enforcer> enforcer_;                // null: report-only or no rules
 
     struct RingDeleter {
         void operator()(ring_buffer *r) const;
@@ -113,7 +123,7 @@ private:
     // Drains one ring, at most a budget of records; true when records were left.
     bool drain(ring_buffer *ring);
 
-    Ring samples_ring_, events_ring_;
+    Ring samples_ring_, events_ring_, enforce_ring_;
     uint32_t budget_left_ = 0;
     UniqueFd epoll_fd_;
     UniqueFd signal_fd_;
@@ -124,6 +134,9 @@ private:
     uint64_t last_clock_refresh_ns_ = 0;
     uint64_t reported_drops_ = 0;
     uint64_t last_drop_warning_ns_ = 0;
+    uint64_t reported_eval_errors_ = 0;
+    uint64_t reported_refusal_drops_ = 0;
+    uint64_t last_name_retry_ns_ = 0;
 };
 
 } // namespace policer::daemon

@@ -55,6 +55,7 @@ struct FlowRecord {
     std::optional<l7::L7Info> l7;             // once dissection has a result
     uint64_t l7_ns = 0;                       // when that result came
     bool l7_reported = false;                 // flow-classified published
+    bool kernel_verdict = false;              // a refusal or limit was pushed to the kernel
 };
 
 class FlowTable {

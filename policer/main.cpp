@@ -1,6 +1,7 @@
 // main.cpp - policerd: parse options, set up logging, start the daemon, run until signalled.
 #include "policer/daemon.h"
 #include "policer/options.h"
+#include "probes/enforce_set.h"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -27,6 +28,15 @@ int main(int argc, char **argv) {
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
     spdlog::set_default_logger(logger);
     spdlog::set_level(spdlog::level::from_str(opts.log_level));
+
+    if (opts.remove_enforcement) {
+        if (auto st = policer::probes::EnforceSet::remove(opts.pin_dir); !st) {
+            spdlog::error("{}", st.error().message);
+            return 1;
+        }
+        spdlog::info("enforcement removed from {}", opts.pin_dir);
+        return 0;
+    }
 
     try {
         auto daemon = Daemon::start(opts);

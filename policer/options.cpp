@@ -19,18 +19,32 @@ What it does:
   container. It must run as root (or with CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN); it mounts
   bpffs and tracefs where they are missing.
 
+  With --rules it enforces them in the kernel: a refused connect() or sendmsg() fails with
+  EPERM before any packet leaves, inbound flows are judged on their first packet with the
+  identity of the receiving socket, and verdicts that need enrichment or L7 dissection cut
+  live flows (packets dropped, TCP reset). Enforcement is pinned in bpffs: it stays in force
+  when policerd stops or dies, and a restarted policerd adopts it without a gap.
+
 Examples:
+  policerd --rules /etc/policer/rules.d           enforce a rule set
+  policerd --rules my.rules --report-only         only report what the rules would do
+  kill -HUP $(pidof policerd)                     re-read the rule files (a broken set is
+                                                  refused; the one in force stays)
+  policerd --remove-enforcement                   stop enforcing (detach the pinned programs)
   policerd --events-stdout                       print every flow start and end as JSON
   policerd --events-stdout | jq -c 'select(.user.name=="www-data")'
   policerd --events-stdout --stats-interval 10   also report drops and table fill every 10 s
 
 Output (--events-stdout): one JSON object per line, Elastic Common Schema field names:
-  event.action      flow-start | flow-end | agent-start | agent-stats | agent-stop
+  event.action      flow-start | flow-end | agent-start | agent-stats | agent-stop |
+                    connection-refused | connection-would-be-refused | rules-reloaded |
+                    rules-reload-failed
   source.* destination.* network.* process.* user.* group.* container.* cgroup.*
   On flow-end: source.bytes/packets, destination.bytes/packets, network.bytes/packets
   (bytes are L4 payload bytes; packets are TCP segments or UDP datagrams).
 
-Signals: SIGINT and SIGTERM stop policerd cleanly (probes detached, final agent-stats printed).
+Signals: SIGINT and SIGTERM stop policerd cleanly (probes detached, final agent-stats printed;
+the pinned enforcement stays). SIGHUP reloads the rule files.
 )";
 
 template <typename T>
@@ -99,7 +113,12 @@ Result<Command> parse_options(int argc, const char *const *argv) {
         ("dissect-packets", "L7: packets inspected per flow before giving up on it", cxxopts::value<uint32_t>()->default_value(std::to_string(o.dissect_packets)))
         ("dissect-idle", "L7: seconds without a sample after which a flow's dissection is finished", cxxopts::value<uint32_t>()->default_value(std::to_string(o.dissect_idle_s)))
         ("max-domains", "L7: addresses remembered from DNS answers (destination.domain)", cxxopts::value<std::string>()->default_value(std::to_string(o.max_domains)))
-        ("rules", "Rule file or rules.d directory (repeat for more); each flow event says which rule decides it (report-only: nothing is enforced yet). A file with any error stops policerd from starting", cxxopts::value<std::vector<std::string>>())
+        ("rules", "Rule file or rules.d directory (repeat for more). Enforced in the kernel: connect/sendmsg refused with EPERM, inbound first packets dropped, L7 verdicts cut live flows; each flow event says which rule decided it. A file with any error stops policerd from starting; on SIGHUP the files are read again and a broken set leaves the one in force", cxxopts::value<std::vector<std::string>>())
+        ("report-only", "Compute and report verdicts, but load nothing that enforces them")
+        ("pin-dir", "Where enforcement is pinned in bpffs; it stays in force when policerd stops or dies, and a restarted policerd adopts it (default: <bpffs>/policer)", cxxopts::value<std::string>())
+        ("remove-enforcement", "Detach and remove the pinned enforcement (the host is no longer enforced), then exit")
+        ("max-flow-verdicts", "Flows with a kernel verdict (tier 2/3 decisions, UDP peers, limits)", cxxopts::value<std::string>()->default_value(std::to_string(o.max_flow_verdicts)))
+        ("max-limit-buckets", "Token buckets of limit rules, one per rule and identity", cxxopts::value<std::string>()->default_value(std::to_string(o.max_limit_buckets)))
         ("log-level", "trace, debug, info, warn, error or off (logs go to stderr)", cxxopts::value<std::string>()->default_value(o.log_level))
         ("version", "Print the version and exit")
         ("h,help", "Print this help and exit");
@@ -122,6 +141,11 @@ Result<Command> parse_options(int argc, const char *const *argv) {
         o.btf = r["btf"].as<std::string>();
         if (r.count("rules")) o.rules = r["rules"].as<std::vector<std::string>>();
         o.bpffs = r["bpffs"].as<std::string>();
+        o.report_only = r.count("report-only") > 0;
+        o.remove_enforcement = r.count("remove-enforcement") > 0;
+        o.pin_dir = r.count("pin-dir") ? r["pin-dir"].as<std::string>() : o.bpffs + "/policer";
+        if (o.pin_dir.empty() || o.pin_dir[0] != '/')
+            return Error{"--pin-dir must be an absolute path in bpffs"};
 
         // A size option: "65536", "512K", "8M"; at least `min`.
         auto size_option = [&](const char *name, uint32_t min) -> Result<uint32_t> {
@@ -141,6 +165,12 @@ Result<Command> parse_options(int argc, const char *const *argv) {
         auto flows = size_option("max-flows", 1);
         if (!flows) return flows.error();
         o.max_flows = *flows;
+        auto verdicts = size_option("max-flow-verdicts", 1);
+        if (!verdicts) return verdicts.error();
+        o.max_flow_verdicts = *verdicts;
+        auto buckets = size_option("max-limit-buckets", 1);
+        if (!buckets) return buckets.error();
+        o.max_limit_buckets = *buckets;
         auto procs = size_option("max-processes", 1);
         if (!procs) return procs.error();
         o.max_processes = *procs;

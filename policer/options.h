@@ -30,9 +30,14 @@ struct Options {
     uint32_t dissect_idle_s = 60;         // a flow with no sample for this long is finished
     uint32_t max_domains = 65536;         // IP -> domain cache from DNS answers
     std::string log_level = "info";
-    // Rule files and rules.d directories. Until enforcement lands every verdict is
-    // report-only: events say what the rules decide, nothing is blocked.
+    // Rule files and rules.d directories, enforced in the kernel (unless `mode audit`, or
+    // report_only).
     std::vector<std::string> rules;
+    bool report_only = false;        // verdicts in events only; nothing loaded to enforce them
+    std::string pin_dir;             // "" = <bpffs>/policer
+    bool remove_enforcement = false; // detach and unpin what an earlier policerd left, then exit
+    uint32_t max_flow_verdicts = 65536;
+    uint32_t max_limit_buckets = 16384;
 };
 
 // What parsing the command line asks for: run, or print text (help, version) and exit 0.

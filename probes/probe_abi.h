@@ -367,6 +367,150 @@ struct pl_rule_header {
     struct pl_rule_ref unknown[PL_RF_COUNT];
 };
 
+/*
+ * Enforcement (policer_enforce, pinned under <bpffs>/policer): the rule tables above in two
+ * banks, a flow verdict map, token buckets and the events of what was refused.
+ *
+ * A rule set is written into the bank not in use, then `pl_enforce_state.generation` moves
+ * to it: a program reads it once per decision, so it sees one generation whole.
+ */
+#define PL_RULE_BANKS 2
+
+struct pl_enforce_state {
+    /* Generation of the tables in force; their bank is generation & 1. 0: no rule set yet,
+     * everything passes. One 32-bit word, so that a flip is a single store. */
+    __u32 generation;
+    __u32 _pad[3];
+};
+
+/* A flow's verdict (key: struct pl_flow_key; TCP: cookie only). Written by the kernel when it
+ * decides at connect/sendmsg/first packet (origin KERNEL, cached per generation), and by
+ * policerd for tier 2/3 verdicts (origin DAEMON). Consulted on every packet of the socket. */
+enum pl_verdict_origin {
+    PL_VO_KERNEL = 1,
+    PL_VO_DAEMON = 2,
+    PL_VO_MARK = 3, /* UDP, key {cookie} only: this socket has verdicts per remote endpoint */
+};
+
+#define PL_FV_EGRESS (1u << 0) /* UDP: the local socket sent first (replies are that flow) */
+
+struct pl_flow_verdict {
+    __u8 action; /* enum pl_rule_action_kind */
+    __u8 audit;  /* would-be verdict: counted, nothing dropped */
+    __u8 origin; /* enum pl_verdict_origin */
+    __u8 per;    /* limit: enum pl_rule_limit_per */
+    __u32 rule;  /* index in decision order of the generation */
+    __u32 generation;
+    __u32 rate;  /* limit: tokens per second */
+    __u32 burst; /* limit: bucket size */
+    __u32 flags; /* PL_FV_* */
+    __u64 limit_id;        /* limit: the tgid, uid or cgroup id the bucket is per */
+    __u64 packets_dropped; /* updated by the kernel */
+    __u64 bytes_dropped;
+};
+
+/* Token bucket of a limit rule for one identity. Credit is kept in nanoseconds of rate:
+ * a packet or connection costs 1e9 / rate ns; the bucket holds at most burst * that. */
+struct pl_limit_key {
+    __u32 rule;
+    __u32 per;
+    __u64 id;
+    __u32 generation;
+    __u32 _pad;
+};
+
+struct pl_limit_bucket {
+    __u64 credit_ns;
+    __u64 last_ns;
+    __u64 passed;
+    __u64 dropped;
+};
+
+/* Identity of a socket for enforcement (its own socket storage, so that enforcement does not
+ * depend on the observation probes): set at socket creation and bind, copied to accepted
+ * sockets. Inbound flows are judged with the identity of the socket that receives them. */
+struct pl_enf_sock {
+    __u64 cgroup_id;
+    __u64 exe_dev;
+    __u64 exe_ino;
+    __u32 uid;
+    __u32 gid;
+    __u32 tgid;
+    __u32 exe_known;
+    char comm[PL_COMM_LEN];
+};
+
+/* Where a refusal (or, in audit, a would-be refusal) happened. */
+enum pl_enforce_hook {
+    PL_HOOK_CONNECT = 1,  /* connect(2): the caller got EPERM */
+    PL_HOOK_SENDMSG = 2,  /* sendto/sendmsg with an address: EPERM */
+    PL_HOOK_INGRESS = 3,  /* first packet of an inbound flow, dropped */
+    PL_HOOK_VERDICT = 4,  /* a packet of a flow with a deny verdict, dropped */
+    PL_HOOK_LIMIT = 5,    /* over a limit rule's rate, dropped */
+    PL_HOOK_TC = 6,       /* TC on an interface */
+    PL_HOOK_XDP = 7,      /* XDP on an uplink */
+};
+
+/* On the pl_enf_events ring: a connection or packet refused. Bounded by the ring: when full,
+ * the refusal still happens and PL_ECNT_EVENT_DROPS counts the lost report. */
+struct pl_deny_event {
+    struct pl_event_header hdr; /* type PL_EV_DENY */
+    __u64 cookie;
+    struct pl_tuple tuple; /* initiator -> responder */
+    __u64 cgroup_id;
+    __u64 exe_dev;
+    __u64 exe_ino;
+    __u32 uid;
+    __u32 gid;
+    __u32 tgid;
+    __u32 rule;       /* UINT32_MAX: the default verdict */
+    __u32 generation;
+    __u8 action;      /* enum pl_rule_action_kind */
+    __u8 audit;       /* 1: would have been refused (audit); nothing was */
+    __u8 hook;        /* enum pl_enforce_hook */
+    __u8 exe_known;
+    char comm[PL_COMM_LEN];
+};
+#define PL_EV_DENY 64 /* event type on pl_enf_events */
+
+/* XDP source blocklist (LPM): inbound packets from these prefixes are dropped before the stack. */
+struct pl_blocklist_key {
+    __u32 prefixlen; /* 8 (family byte) + address bits */
+    __u8 family;     /* PL_AF_INET or PL_AF_INET6 */
+    __u8 addr[16];
+    __u8 _pad[3];
+};
+
+/* Per-packet verdicts by 5-tuple, for TC and XDP, where there is no local socket. Key: the
+ * tuple as a packet arriving from the peer carries it (saddr = peer). */
+struct pl_tuple_key {
+    __u8 saddr[16];
+    __u8 daddr[16];
+    __u16 sport; /* host order */
+    __u16 dport;
+    __u8 family;
+    __u8 proto;
+    __u8 _pad[2];
+};
+
+/* Per-CPU counters of the enforcement object (pl_enf_counters). */
+enum pl_enforce_counter {
+    PL_ECNT_DECISIONS = 0,     /* rule-table decisions made */
+    PL_ECNT_CONNECT_DENIED,    /* connect(2) refused */
+    PL_ECNT_SENDMSG_DENIED,    /* sendmsg(2) refused */
+    PL_ECNT_INGRESS_DENIED,    /* inbound first packets dropped */
+    PL_ECNT_VERDICT_DROPS,     /* packets dropped by a flow verdict */
+    PL_ECNT_LIMIT_DROPS,       /* over a limit */
+    PL_ECNT_AUDIT_WOULD_DENY,  /* audit: would have refused */
+    PL_ECNT_DEFERRED,          /* tier 2/3 rules first: passed until policerd decides */
+    PL_ECNT_EVAL_ERRORS,       /* inconsistent tables (should stay 0): passed */
+    PL_ECNT_EVENT_DROPS,       /* refusal reports lost (ring full) */
+    PL_ECNT_TC_DROPS,          /* TC drops */
+    PL_ECNT_TC_RESETS,         /* TC resets sent */
+    PL_ECNT_XDP_DROPS,         /* XDP drops */
+    PL_ECNT_MAX,
+};
+
 /* Both compilers must agree on every layout: checked where each side is compiled. */
 #ifdef __cplusplus
 #define PL_ABI_ASSERT(c, m) static_assert(c, m)
@@ -393,5 +537,14 @@ PL_ABI_ASSERT(sizeof(struct pl_rule_name_key) == 24, "pl_rule_name_key");
 PL_ABI_ASSERT(sizeof(struct pl_rule_action) == 16, "pl_rule_action");
 PL_ABI_ASSERT(sizeof(struct pl_rule_term) == 16, "pl_rule_term");
 PL_ABI_ASSERT(sizeof(struct pl_rule_header) == 24 + 32 + 2 * 8 * PL_RF_COUNT, "pl_rule_header");
+
+PL_ABI_ASSERT(sizeof(struct pl_enforce_state) == 16, "pl_enforce_state");
+PL_ABI_ASSERT(sizeof(struct pl_flow_verdict) == 48, "pl_flow_verdict");
+PL_ABI_ASSERT(sizeof(struct pl_limit_key) == 24, "pl_limit_key");
+PL_ABI_ASSERT(sizeof(struct pl_limit_bucket) == 32, "pl_limit_bucket");
+PL_ABI_ASSERT(sizeof(struct pl_enf_sock) == 56, "pl_enf_sock");
+PL_ABI_ASSERT(sizeof(struct pl_deny_event) == 128, "pl_deny_event");
+PL_ABI_ASSERT(sizeof(struct pl_blocklist_key) == 24, "pl_blocklist_key");
+PL_ABI_ASSERT(sizeof(struct pl_tuple_key) == 40, "pl_tuple_key");
 
 #endif /* POLICER_PROBE_ABI_H */

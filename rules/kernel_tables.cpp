@@ -48,6 +48,8 @@ uint8_t limit_per(LimitPer p) {
     return PL_RL_CGROUP;
 }
 
+} // namespace
+
 pl_rule_action kernel_action(const Action &a, bool audit, uint32_t rule) {
     pl_rule_action k{};
     k.kind = action_kind(a.kind);
@@ -58,6 +60,8 @@ pl_rule_action kernel_action(const Action &a, bool audit, uint32_t rule) {
     k.rule = rule;
     return k;
 }
+
+namespace {
 
 // Fields looked up in each slot, by name.
 const std::vector<const char *> &slot_fields(pl_rule_field slot) {

@@ -144,6 +144,9 @@ private:
     std::vector<std::vector<std::pair<size_t, const Predicate *>>> literals_by_field_;
 };
 
+// An action as the kernel tables hold it (audit: the rule's or the set's).
+pl_rule_action kernel_action(const Action &a, bool audit, uint32_t rule);
+
 // The slot a catalogue field is looked up in (PL_RF_COUNT: not a kernel field).
 pl_rule_field kernel_slot(const FieldDef &f, bool ipv6 = false);
 const char *kernel_slot_name(pl_rule_field slot);

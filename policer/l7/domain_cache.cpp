@@ -54,6 +54,7 @@ void DomainCache::learn(uint8_t family, const uint8_t *addr, const std::string &
     if (name.empty() || !make_key(family, addr, key)) return;
     const uint64_t expires = sat_add(sat_add(now_ns, uint64_t{ttl_s} * kNsPerSec), grace_ns_);
     entries_.put(key, Entry{name, expires});
+    if (listener_) listener_(family, addr, name);
 }
 
 void DomainCache::learn(const DnsMessage &response, uint64_t now_ns) {

@@ -15,6 +15,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -36,6 +37,10 @@ public:
     // record's own name. Queries and responses with a non-zero rcode are ignored.
     void learn(const DnsMessage &response, uint64_t now_ns);
 
+    // Called for every address learned (kernel enforcement of dst.domain rules follows it).
+    using Listener = std::function<void(uint8_t family, const uint8_t *addr, const std::string &)>;
+    void set_listener(Listener l) { listener_ = std::move(l); }
+
     // The name `addr` was learned as, unless unknown or expired (then dropped).
     std::optional<std::string> lookup(uint8_t family, const uint8_t *addr, uint64_t now_ns);
 
@@ -43,6 +48,7 @@ public:
     uint64_t evictions() const { return entries_.evictions(); }
 
 private:
+    Listener listener_;
     using Key = std::array<uint8_t, 16>;
     struct KeyHash {
         size_t operator()(const Key &k) const;

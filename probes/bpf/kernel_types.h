@@ -105,6 +105,7 @@ struct files_struct {
 struct mm_struct {
     unsigned long arg_start;
     unsigned long arg_end;
+    struct file *exe_file;
 };
 
 struct cred {

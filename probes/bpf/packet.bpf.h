@@ -6,7 +6,13 @@
 #ifndef POLICER_PACKET_BPF_H
 #define POLICER_PACKET_BPF_H
 
-#include "common.bpf.h"
+/* Only helpers and the ABI: shared by the observation and the enforcement objects. */
+#include "kernel_types.h"
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "probe_abi.h"
 
 #define PL_ETH_P_IP 0x0800
 #define PL_ETH_P_IPV6 0x86DD
@@ -15,6 +21,8 @@ struct pl_pkt {
     struct pl_tuple t; /* as in the header: src = sender of this packet */
     __u32 payload_off; /* offset of the L4 payload */
     __u32 payload_len; /* L4 payload bytes (UDP: from the UDP length field) */
+    __u8 tcp_flags;    /* TCP: the flags byte (FIN 0x01, SYN 0x02, RST 0x04, ACK 0x10) */
+    __u8 _pad[3];
 };
 
 /* Parses a TCP or UDP packet of protocol `proto`. Returns 0, or -1 when the headers are not
@@ -66,9 +74,10 @@ static __always_inline int pl_parse_packet(struct __sk_buff *skb, __u8 proto, st
         p->payload_off = l4off + 8;
         p->payload_len = ulen >= 8 ? ulen - 8 : 0;
     } else {
-        __u8 doff;
-        if (bpf_skb_load_bytes(skb, l4off + 12, &doff, 1) < 0) return -1;
-        __u32 thlen = (doff >> 4) * 4;
+        __u8 off_flags[2];
+        if (bpf_skb_load_bytes(skb, l4off + 12, off_flags, 2) < 0) return -1;
+        p->tcp_flags = off_flags[1];
+        __u32 thlen = (off_flags[0] >> 4) * 4;
         if (thlen < 20) return -1;
         p->payload_off = l4off + thlen;
         p->payload_len = skb->len > p->payload_off ? skb->len - p->payload_off : 0;

@@ -8,6 +8,7 @@
 #ifndef POLICER_PAYLOAD_SAMPLE_BPF_H
 #define POLICER_PAYLOAD_SAMPLE_BPF_H
 
+#include "common.bpf.h"
 #include "packet.bpf.h"
 
 /* Set by policerd before load. */

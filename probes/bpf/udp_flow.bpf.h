@@ -8,6 +8,7 @@
 #ifndef POLICER_UDP_FLOW_BPF_H
 #define POLICER_UDP_FLOW_BPF_H
 
+#include "common.bpf.h"
 #include "packet.bpf.h"
 
 /* Set by policerd: new UDP flows a socket may create per second before the rest of its new

@@ -311,6 +311,10 @@ void Policerd::resume() {
     kill(pid_, SIGCONT);
 }
 
+void Policerd::signal_hup() {
+    if (pid_ > 0) ::kill(pid_, SIGHUP);
+}
+
 int Policerd::stop(int sig) {
     if (pid_ > 0 && exit_code_ < 0) {
         kill(pid_, SIGCONT);

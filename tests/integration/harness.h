@@ -95,6 +95,7 @@ public:
     pid_t pid() const { return pid_; }
     void pause();  // SIGSTOP: the kernel keeps writing to the ring buffer
     void resume(); // SIGCONT
+    void signal_hup(); // SIGHUP: re-read the rule files
     // Sends `sig` (SIGTERM by default) and waits; returns the exit code. Idempotent.
     int stop(int sig = 15);
     std::string stderr_text() const;
