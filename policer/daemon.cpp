@@ -189,9 +189,9 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Options &opts) {
     }
     if (auto st = d->setup_loop(); !st) return st.error();
     // After attaching: a process that execs meanwhile is in the ring buffer, read next.
-    d->seed_processes();
+    auto running = d->seed_processes();
     if (d->enforcer_)
-        if (auto st = d->start_enforcement(); !st) return st.error();
+        if (auto st = d->start_enforcement(running); !st) return st.error();
     return d;
 }
 
@@ -233,7 +233,8 @@ Status Daemon::setup_loop() {
     return Ok{};
 }
 
-void Daemon::seed_processes() {
+std::vector<ExeInfo> Daemon::seed_processes() {
+    std::vector<ExeInfo> running;
     size_t n = 0;
     for (uint32_t pid : proc_.list_pids()) {
         auto snap = proc_.read(pid, false);
@@ -247,6 +248,8 @@ void Daemon::seed_processes() {
                              "processes older than policerd are not read",
                              kMaxArgsStalls);
         }
+        if (snap->exe_ino && enforcer_ && !snap->exe.empty())
+            running.push_back({snap->exe, snap->exe_dev, snap->exe_ino});
         if (snap->exe_ino) {
             pl_proc kp{};
             kp.start_ns = snap->start_ns;
@@ -258,6 +261,7 @@ void Daemon::seed_processes() {
         ++n;
     }
     spdlog::info("seeded {} processes from /proc", n);
+    return running;
 }
 
 int Daemon::run() {
@@ -734,8 +738,8 @@ std::vector<ExeInfo> Daemon::running_exes() const {
     return out;
 }
 
-Status Daemon::start_enforcement() {
-    if (auto st = enforcer_->install(rules_, list_cgroups(), running_exes()); !st) return st;
+Status Daemon::start_enforcement(const std::vector<ExeInfo> &running) {
+    if (auto st = enforcer_->install(rules_, list_cgroups(), running); !st) return st;
     domains_.set_listener([this](uint8_t family, const uint8_t *addr, const std::string &name) {
         enforcer_->on_domain(family, addr, name);
     });

@@ -59,7 +59,8 @@ private:
            enrich::CgroupPaths cgroups, std::unique_ptr<l7::DpiEngine> dpi);
 
     Status setup_loop();
-    void seed_processes();
+    // Returns the images running (for enforcement), read in the same pass.
+    std::vector<ExeInfo> seed_processes();
 
     static int on_record(void *ctx, void *data, size_t len);
     static int on_sample_record(void *ctx, void *data, size_t len);
@@ -86,7 +87,7 @@ private:
     // final verdict that refuses or limits the live flow `rec` is pushed into the kernel.
     Json with_verdict(Json doc, bool l7_pending, FlowRecord *rec = nullptr);
     // Kernel enforcement: start (or adopt), reload on SIGHUP, refusal reports.
-    Status start_enforcement();
+    Status start_enforcement(const std::vector<ExeInfo> &running);
     void reload_rules();
     static int on_enforce_record(void *ctx, void *data, size_t len);
     void on_refusal(const pl_deny_event &e);

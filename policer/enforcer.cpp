@@ -2,6 +2,7 @@
 #include "policer/enforcer.h"
 
 #include "enrich/container.h"
+#include "enrich/proc_reader.h"
 #include "rules/blocklist.h"
 
 #include <grp.h>
@@ -9,7 +10,6 @@
 #include <pwd.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 
 #include <cstring>
 #include <ctime>
@@ -34,10 +34,6 @@ rules::Attr attr_of(rules::AttrState state) {
 }
 
 } // namespace
-
-uint64_t kernel_dev(uint64_t st_dev) {
-    return (static_cast<uint64_t>(major(st_dev)) << 20) | minor(st_dev);
-}
 
 Enforcer::Enforcer(std::unique_ptr<probes::EnforceSet> set) : set_(std::move(set)) {}
 
@@ -155,7 +151,7 @@ Status Enforcer::install(std::shared_ptr<const rules::CompiledRules> rules,
                 struct stat st {};
                 if (::stat(path.c_str(), &st) == 0)
                     resolve_exe(entries,
-                                {path, kernel_dev(st.st_dev), static_cast<uint64_t>(st.st_ino)});
+                                {path, enrich::kernel_dev(st.st_dev), static_cast<uint64_t>(st.st_ino)});
             }
         }
     }

@@ -93,7 +93,4 @@ private:
     uint64_t push_errors_ = 0;
 };
 
-// A kernel dev_t (MKDEV) from a stat() st_dev.
-uint64_t kernel_dev(uint64_t st_dev);
-
 } // namespace policer::daemon

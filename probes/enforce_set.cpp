@@ -3,6 +3,7 @@
 
 #include "common/unique_fd.h"
 #include "policer_enforce.skel.h"
+#include "probes/libbpf_util.h"
 #include "rules/kernel_tables.h"
 
 #include <bpf/bpf.h>
@@ -18,15 +19,6 @@
 
 namespace policer::probes {
 namespace {
-
-bool is_cgroup_program(const bpf_program *prog) {
-    switch (bpf_program__type(prog)) {
-    case BPF_PROG_TYPE_CGROUP_SOCK:
-    case BPF_PROG_TYPE_CGROUP_SOCK_ADDR:
-    case BPF_PROG_TYPE_CGROUP_SKB: return true;
-    default: return false;
-    }
-}
 
 bool exists(const std::string &path) {
     struct stat st {};
@@ -375,17 +367,11 @@ Status EnforceSet::set_blocklist(const std::vector<pl_blocklist_key> &prefixes) 
 }
 
 Result<EnforceCounters> EnforceSet::counters() const {
-    int ncpu = libbpf_num_possible_cpus();
-    if (ncpu <= 0) return Error::from_errno("cannot count possible CPUs", -ncpu);
-    std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu));
     EnforceCounters c;
-    int fd = bpf_map__fd(skel_->maps.pl_enf_counters);
-    for (uint32_t i = 0; i < PL_ECNT_MAX; ++i) {
-        if (bpf_map_lookup_elem(fd, &i, per_cpu.data()) != 0)
-            return Error::from_errno("cannot read enforcement counter " + std::to_string(i));
-        for (uint64_t v : per_cpu)
-            c.value[i] += v;
-    }
+    if (auto st = sum_percpu_counters(bpf_map__fd(skel_->maps.pl_enf_counters), PL_ECNT_MAX,
+                                      c.value.data());
+        !st)
+        return st.error();
     return c;
 }
 

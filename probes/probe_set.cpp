@@ -2,6 +2,7 @@
 #include "probes/probe_set.h"
 
 #include "policer_probes.skel.h"
+#include "probes/libbpf_util.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -28,16 +29,6 @@ int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args) {
     case LIBBPF_DEBUG: spdlog::trace("libbpf: {}", buf); break;
     }
     return n;
-}
-
-bool is_cgroup_program(const bpf_program *prog) {
-    switch (bpf_program__type(prog)) {
-    case BPF_PROG_TYPE_CGROUP_SOCK:
-    case BPF_PROG_TYPE_CGROUP_SOCK_ADDR:
-    case BPF_PROG_TYPE_SOCK_OPS:
-    case BPF_PROG_TYPE_CGROUP_SKB: return true;
-    default: return false;
-    }
 }
 
 bool is_power_of_two(uint32_t v) {
@@ -167,17 +158,11 @@ void ProbeSet::forget_flow(const pl_flow_key &key) {
 }
 
 Result<Counters> ProbeSet::counters() const {
-    int ncpu = libbpf_num_possible_cpus();
-    if (ncpu <= 0) return Error::from_errno("cannot count possible CPUs", -ncpu);
-    std::vector<uint64_t> per_cpu(static_cast<size_t>(ncpu));
     Counters c;
-    int fd = bpf_map__fd(skel_->maps.pl_counters);
-    for (uint32_t i = 0; i < PL_CNT_MAX; ++i) {
-        if (bpf_map_lookup_elem(fd, &i, per_cpu.data()) != 0)
-            return Error::from_errno("cannot read counter " + std::to_string(i));
-        for (uint64_t v : per_cpu)
-            c.value[i] += v;
-    }
+    if (auto st = sum_percpu_counters(bpf_map__fd(skel_->maps.pl_counters), PL_CNT_MAX,
+                                      c.value.data());
+        !st)
+        return st.error();
     return c;
 }
 

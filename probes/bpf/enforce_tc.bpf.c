@@ -23,34 +23,7 @@
 #define PL_TCP_ACK 0x10
 #define PL_CHECKSUM_PARTIAL 3 /* skb->ip_summed */
 
-/* Headers as on the wire (own definitions: the uapi ones drag in libc-compat machinery). */
-struct pl_eth {
-    __u8 dst[6];
-    __u8 src[6];
-    __be16 proto;
-};
-
-struct pl_ip4 {
-    __u8 ver_ihl;
-    __u8 tos;
-    __be16 tot_len;
-    __be16 id;
-    __be16 frag_off;
-    __u8 ttl;
-    __u8 protocol;
-    __u16 check;
-    __u8 saddr[4];
-    __u8 daddr[4];
-};
-
-struct pl_ip6 {
-    __be32 vtc_flow;
-    __be16 payload_len;
-    __u8 nexthdr;
-    __u8 hop_limit;
-    __u8 saddr[16];
-    __u8 daddr[16];
-};
+#include "wire.bpf.h"
 
 struct pl_tcp {
     __be16 source;

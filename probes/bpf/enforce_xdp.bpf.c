@@ -9,34 +9,7 @@
 #include "enforce_common.bpf.h"
 #include "packet.bpf.h" /* PL_ETH_P_* */
 
-/* Headers as on the wire; only the fields read. */
-struct pl_xdp_eth {
-    __u8 dst[6];
-    __u8 src[6];
-    __be16 proto;
-};
-
-struct pl_xdp_ip4 {
-    __u8 ver_ihl;
-    __u8 tos;
-    __be16 tot_len;
-    __be16 id;
-    __be16 frag_off;
-    __u8 ttl;
-    __u8 protocol;
-    __u16 check;
-    __u8 saddr[4];
-    __u8 daddr[4];
-};
-
-struct pl_xdp_ip6 {
-    __be32 vtc_flow;
-    __be16 payload_len;
-    __u8 nexthdr;
-    __u8 hop_limit;
-    __u8 saddr[16];
-    __u8 daddr[16];
-};
+#include "wire.bpf.h"
 
 /* The ports: the first 4 bytes of both TCP and UDP headers. */
 struct pl_xdp_ports {
@@ -62,7 +35,7 @@ SEC("xdp")
 int pl_enf_xdp(struct xdp_md *ctx) {
     void *data = (void *)(long)ctx->data;
     void *end = (void *)(long)ctx->data_end;
-    struct pl_xdp_eth *eth = data;
+    struct pl_eth *eth = data;
     if ((void *)(eth + 1) > end) return XDP_PASS;
 
     struct pl_blocklist_key bk = {};
@@ -71,7 +44,7 @@ int pl_enf_xdp(struct xdp_md *ctx) {
     __u8 proto;
 
     if (eth->proto == bpf_htons(PL_ETH_P_IP)) {
-        struct pl_xdp_ip4 *ip = (void *)(eth + 1);
+        struct pl_ip4 *ip = (void *)(eth + 1);
         if ((void *)(ip + 1) > end) return XDP_PASS;
         if ((ip->ver_ihl >> 4) != 4) return XDP_PASS;
         __u32 hlen = (ip->ver_ihl & 0x0f) * 4;
@@ -86,7 +59,7 @@ int pl_enf_xdp(struct xdp_md *ctx) {
         /* Non-first fragments have no ports: only the blocklist applies to them. */
         if (!(ip->frag_off & bpf_htons(0x1fff))) l4 = (void *)ip + hlen;
     } else if (eth->proto == bpf_htons(PL_ETH_P_IPV6)) {
-        struct pl_xdp_ip6 *ip = (void *)(eth + 1);
+        struct pl_ip6 *ip = (void *)(eth + 1);
         if ((void *)(ip + 1) > end) return XDP_PASS;
         bk.prefixlen = 8 + 128;
         bk.family = PL_AF_INET6;

@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "sockaddr_text.h"
+
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -39,21 +41,12 @@ const char *errno_name(int e) {
 }
 
 socklen_t make_addr(const char *ip, int port, sockaddr_storage &ss) {
-    std::memset(&ss, 0, sizeof(ss));
-    auto *v4 = reinterpret_cast<sockaddr_in *>(&ss);
-    auto *v6 = reinterpret_cast<sockaddr_in6 *>(&ss);
-    if (inet_pton(AF_INET, ip, &v4->sin_addr) == 1) {
-        v4->sin_family = AF_INET;
-        v4->sin_port = htons(static_cast<uint16_t>(port));
-        return sizeof(*v4);
+    socklen_t len = sockaddr_from_text(ip, port, ss);
+    if (len == 0) {
+        std::fprintf(stderr, "pl-connect: bad address %s\n", ip);
+        std::exit(2);
     }
-    if (inet_pton(AF_INET6, ip, &v6->sin6_addr) == 1) {
-        v6->sin6_family = AF_INET6;
-        v6->sin6_port = htons(static_cast<uint16_t>(port));
-        return sizeof(*v6);
-    }
-    std::fprintf(stderr, "pl-connect: bad address %s\n", ip);
-    std::exit(2);
+    return len;
 }
 
 int fail(const char *what) {

@@ -4,6 +4,7 @@
 // the events policerd reported. Each test pins its state in a directory of its own and removes
 // it at the end, also when it fails.
 #include "harness.h"
+#include "sockaddr_text.h"
 
 #include <doctest/doctest.h>
 
@@ -70,19 +71,8 @@ struct UdpSink {
     int fd = -1;
     explicit UdpSink(const std::string &ip, uint16_t port) {
         sockaddr_storage ss{};
-        socklen_t len;
-        auto *v4 = reinterpret_cast<sockaddr_in *>(&ss);
-        auto *v6 = reinterpret_cast<sockaddr_in6 *>(&ss);
-        if (inet_pton(AF_INET, ip.c_str(), &v4->sin_addr) == 1) {
-            v4->sin_family = AF_INET;
-            v4->sin_port = htons(port);
-            len = sizeof(*v4);
-        } else {
-            REQUIRE(inet_pton(AF_INET6, ip.c_str(), &v6->sin6_addr) == 1);
-            v6->sin6_family = AF_INET6;
-            v6->sin6_port = htons(port);
-            len = sizeof(*v6);
-        }
+        socklen_t len = sockaddr_from_text(ip.c_str(), port, ss);
+        REQUIRE(len != 0);
         fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         REQUIRE(fd >= 0);
         REQUIRE(bind(fd, reinterpret_cast<sockaddr *>(&ss), len) == 0);

@@ -1,0 +1,19 @@
+// libbpf_util.h - what the owners of the BPF objects (ProbeSet, EnforceSet) both need from
+// libbpf: which programs attach to a cgroup, and per-CPU counters summed over CPUs.
+#pragma once
+
+#include "common/result.h"
+
+#include <cstdint>
+
+struct bpf_program;
+
+namespace policer::probes {
+
+// Programs attached to the cgroup root (the rest attach to the kernel or to interfaces).
+bool is_cgroup_program(const bpf_program *prog);
+
+// Adds every CPU's value of entries [0, count) of per-CPU array `fd` into out[0..count).
+Status sum_percpu_counters(int fd, uint32_t count, uint64_t *out);
+
+} // namespace policer::probes
