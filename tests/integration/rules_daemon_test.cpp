@@ -1,6 +1,7 @@
 // rules_daemon_test.cpp - policerd with a rule set: every flow event carries the verdict the
-// rules give it (report-only until kernel enforcement), from the real kernel's attribution
-// and nDPI's real dissection; a broken rule file keeps policerd from starting at all.
+// rules give it (with --report-only: computed and reported, not enforced), from the real
+// kernel's attribution and nDPI's real dissection; a broken rule file keeps policerd from
+// starting at all.
 #include "harness.h"
 
 #include <doctest/doctest.h>
@@ -31,7 +32,9 @@ TEST_CASE(
                         << "\n    action deny\n"
                            "    description \"curl may not reach the test server\"\n"
                            "}\n";
-    Policerd d({"--rules", file});
+    // Report-only: the verdicts in the events are what this test is about (enforce_test.cpp
+    // tests them in the kernel).
+    Policerd d({"--rules", file, "--report-only"});
     auto agent = d.wait_for([](const json &j) { return is_action(j, "agent-start"); });
     REQUIRE(agent);
     CHECK(at(*agent, "policer.rules.rules") == 2);
