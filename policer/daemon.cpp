@@ -1,5 +1,6 @@
 // daemon.cpp - see daemon.h.
 #include "policer/daemon.h"
+#include "store/schema.h"
 
 #include "enrich/kernel_strings.h"
 #include "policer/system_setup.h"
@@ -113,24 +114,43 @@ namespace {
 
 // The rule set, checked before anything is loaded into the kernel: a set with any error is
 // refused whole, with every diagnostic (file:line:col).
-Result<std::shared_ptr<const rules::CompiledRules>> load_rule_set(const Options &opts) {
-    if (opts.rules.empty()) return std::shared_ptr<const rules::CompiledRules>{};
-    rules::LoadResult loaded = rules::load_rules(opts.rules);
+// The --rules files and the store's managed entries, compiled (null when there are none).
+Result<std::shared_ptr<const rules::CompiledRules>>
+load_rule_set(const RuleManager &mgr, const std::vector<store::PolicyEntry> &managed) {
+    if (mgr.files().empty() && managed.empty())
+        return std::shared_ptr<const rules::CompiledRules>{};
+    RulePlan plan = mgr.compile(managed);
     std::string diags;
-    for (const auto &d : loaded.diags)
-        diags += d.format();
-    if (!loaded.set) return Error{"the rule files have errors; nothing was loaded:\n" + diags};
-    if (!diags.empty()) spdlog::warn("rule files:\n{}", diags);
-    auto set = std::make_shared<const rules::RuleSet>(std::move(*loaded.set));
-    spdlog::info("{} rule(s) from {} file(s){}", set->rules.size(), set->files.size(),
-                 set->audit_mode ? " (mode audit: verdicts are reported, nothing is refused)" : "");
-    return rules::CompiledRules::compile(set);
+    for (const auto &d : plan.diagnostics)
+        diags += d;
+    if (!plan.ok) return Error{"the rules have errors; nothing was loaded:\n" + diags};
+    if (!diags.empty()) spdlog::warn("rules:\n{}", diags);
+    const auto &set = plan.compiled->set();
+    spdlog::info("{} rule(s) from {} file(s) and {} managed item(s){}", set.rules.size(),
+                 mgr.files().size(), managed.size(),
+                 set.audit_mode ? " (mode audit: verdicts are reported, nothing is refused)" : "");
+    return plan.compiled;
 }
 
 } // namespace
 
 Result<std::unique_ptr<Daemon>> Daemon::start(const Options &opts) {
-    auto rule_set = load_rule_set(opts);
+    // The store first: the managed rules are part of the rule set to start with.
+    std::optional<store::Database> db;
+    store::Policy managed;
+    if (!opts.db_path.empty()) {
+        const std::string dir = opts.db_path.substr(0, opts.db_path.rfind('/'));
+        if (!dir.empty() && ::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
+            return Error::from_errno("cannot create " + dir);
+        auto opened = store::open_store(opts.db_path);
+        if (!opened) return opened.error();
+        auto current = store::PolicyStore(*opened).current();
+        if (!current) return current.error();
+        managed = std::move(*current);
+        db.emplace(std::move(*opened));
+    }
+    RuleManager mgr(opts.rules);
+    auto rule_set = load_rule_set(mgr, managed.entries);
     if (!rule_set) return rule_set.error();
     if (auto st = check_privileges(); !st) return st.error();
     if (auto st = check_btf(opts.btf); !st) return st.error();
@@ -175,15 +195,17 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Options &opts) {
     std::unique_ptr<Daemon> d(
         new Daemon(opts, std::move(*probes), std::move(*cgroups), std::move(dpi)));
     d->rules_ = std::move(*rule_set);
+    d->rule_mgr_ = std::move(mgr);
+    d->db_ = std::move(db);
+    d->policy_revision_ = managed.revision;
+    d->enforce_opts_.pin_dir = opts.pin_dir.empty() ? opts.bpffs + "/policer" : opts.pin_dir;
+    d->enforce_opts_.cgroup_root = cgroup_root;
+    d->enforce_opts_.btf_path = popts.btf_path;
+    d->enforce_opts_.max_flow_verdicts = opts.max_flow_verdicts;
+    d->enforce_opts_.max_tuple_verdicts = opts.max_flow_verdicts;
+    d->enforce_opts_.max_limit_buckets = opts.max_limit_buckets;
     if (d->rules_ && !opts.report_only) {
-        probes::EnforceOptions eo;
-        eo.pin_dir = opts.pin_dir.empty() ? opts.bpffs + "/policer" : opts.pin_dir;
-        eo.cgroup_root = cgroup_root;
-        eo.btf_path = popts.btf_path;
-        eo.max_flow_verdicts = opts.max_flow_verdicts;
-        eo.max_tuple_verdicts = opts.max_flow_verdicts;
-        eo.max_limit_buckets = opts.max_limit_buckets;
-        auto enforcer = Enforcer::open(eo);
+        auto enforcer = Enforcer::open(d->enforce_opts_);
         if (!enforcer) return enforcer.error();
         d->enforcer_ = std::move(*enforcer);
     }
@@ -192,6 +214,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Options &opts) {
     auto running = d->seed_processes();
     if (d->enforcer_)
         if (auto st = d->start_enforcement(running); !st) return st.error();
+    if (auto st = d->open_store(); !st) return st.error();
+    if (auto st = d->open_control(); !st) return st.error();
     return d;
 }
 
@@ -294,6 +318,8 @@ int Daemon::run() {
                                   {"target", h.target},
                                   {"id", h.id}});
             enf["hooks"] = khooks;
+            enf["xdp_blocklist"] = enforcer_->blocklist_size();
+            if (ifaces_) enf["interfaces"] = ifaces_->status();
             start["policer"]["enforcement"] = enf;
         }
     }
@@ -313,6 +339,14 @@ int Daemon::run() {
             return 1;
         }
         for (int i = 0; i < n; ++i) {
+            if (control_ && evs[i].data.fd == control_->fd()) {
+                control_->on_readable();
+                continue;
+            }
+            if (ifaces_ && evs[i].data.fd == ifaces_->fd()) {
+                ifaces_->on_readable();
+                continue;
+            }
             if (evs[i].data.fd == signal_fd_.get()) {
                 signalfd_siginfo si{};
                 if (read(signal_fd_.get(), &si, sizeof(si)) == sizeof(si)) {
@@ -423,15 +457,16 @@ l7::DissectKey Daemon::dissect_key(const FlowRecord &rec) {
 }
 
 void Daemon::on_l7_done(const l7::DissectKey &, const pl_flow_key &ref, const l7::L7Info &info) {
-    probes_->mark_classified(ref); // the kernel stops sampling this flow
+    // The kernel stops sampling this flow - unless it is DNS: later answers on the same socket
+    // (A then AAAA) name addresses too (the per-flow sample budget still bounds it).
+    if (info.protocol != "DNS" && info.master != "DNS") probes_->mark_classified(ref);
     FlowRecord *rec = flows_.find(FlowKey{ref});
     if (!rec) return; // its flow event is still on its way (or it ended): picked up then
     rec->l7 = info;
     rec->l7_ns = clock_.now_boot_ns();
     if (rec->start_reported && !rec->l7_reported) {
         rec->l7_reported = true;
-        publish("flow.l7",
-                with_verdict(flow_event(*rec, FlowPhase::Classified, ecs_), false, rec));
+        publish("flow.l7", with_verdict(flow_event(*rec, FlowPhase::Classified, ecs_), false, rec));
     }
 }
 
@@ -505,8 +540,7 @@ void Daemon::handle(const pl_cgroup_event &e) {
     if (e.hdr.type == PL_EV_CGROUP_MKDIR) {
         if (enforcer_) enforcer_->on_cgroup({e.cgroup_id, path});
         cgroups_.on_mkdir(e.cgroup_id, std::move(path));
-    }
-    else
+    } else
         cgroups_.on_rmdir(e.cgroup_id, std::move(path));
 }
 
@@ -657,6 +691,7 @@ void Daemon::report_start(FlowRecord &rec) {
 void Daemon::report_end(FlowRecord &rec) {
     ++counters_.flows_ended;
     publish("flow.end", with_verdict(flow_event(rec, FlowPhase::End, ecs_), false));
+    if (enforcer_ && rec.kernel_verdict) enforcer_->forget(rec.tuple);
 }
 
 Json Daemon::with_verdict(Json doc, bool l7_pending, FlowRecord *rec) {
@@ -743,6 +778,21 @@ Status Daemon::start_enforcement(const std::vector<ExeInfo> &running) {
     domains_.set_listener([this](uint8_t family, const uint8_t *addr, const std::string &name) {
         enforcer_->on_domain(family, addr, name);
     });
+    IfaceConfig ic{opts_.tc_ifaces, opts_.xdp_ifaces, opts_.veth_tc};
+    const auto &k = enforcer_->kernel();
+    auto ifaces = IfaceEnforcer::start(std::move(ic),
+                                       {k.tc_prog_fd(true), k.tc_prog_fd(false), k.xdp_prog_fd()});
+    if (!ifaces) return ifaces.error();
+    ifaces_ = std::move(*ifaces);
+    return watch_fd(ifaces_->fd(), "links");
+}
+
+Status Daemon::watch_fd(int fd, const char *what) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &ev) != 0)
+        return Error::from_errno(std::string("epoll_ctl (") + what + ")");
     return Ok{};
 }
 
@@ -755,14 +805,17 @@ void Daemon::reload_rules() {
         ev["error"] = {{"message", why}};
         publish("agent", ev);
     };
-    if (opts_.rules.empty()) return fail("policerd was started without --rules");
-    auto compiled = load_rule_set(opts_);
-    if (!compiled) return fail(compiled.error().message);
-    if (enforcer_) {
-        if (auto st = enforcer_->install(*compiled, list_cgroups(), running_exes()); !st)
-            return fail(st.error().message);
+    std::vector<store::PolicyEntry> managed;
+    if (db_) {
+        auto current = store::PolicyStore(*db_).current();
+        if (!current) return fail(current.error().message);
+        managed = std::move(current->entries);
     }
-    rules_ = std::move(*compiled);
+    if (rule_mgr_.files().empty() && managed.empty())
+        return fail("there are no rules: policerd was started without --rules and manages none");
+    auto compiled = load_rule_set(rule_mgr_, managed);
+    if (!compiled) return fail(compiled.error().message);
+    if (auto st = use_rules(*compiled); !st) return fail(st.error().message);
     Json ev = agent_event("rules-reloaded", "configuration", ecs_);
     ev["event"]["outcome"] = "success";
     ev["policer"]["rules"] = {{"files", rules_->set().files},
@@ -812,7 +865,8 @@ void Daemon::on_refusal(const pl_deny_event &e) {
     doc["event"]["kind"] = e.audit ? "event" : "alert";
     doc["event"]["type"] = Json::array({"connection", "denied"});
     doc["event"]["outcome"] = e.audit ? "success" : "failure";
-    static const char *hooks[] = {"", "connect", "sendmsg", "ingress", "verdict", "limit", "tc", "xdp"};
+    static const char *hooks[] = {"",        "connect", "sendmsg", "ingress",
+                                  "verdict", "limit",   "tc",      "xdp"};
     Json v = {{"by", e.rule == UINT32_MAX ? "default" : "rule"},
               {"audit", e.audit != 0},
               {"enforced", e.audit == 0},
@@ -839,9 +893,10 @@ void Daemon::tick() {
     }
 
     if (dissector_) dissector_->expire(now, opts_.dissect_idle_s * kSec);
-    if (enforcer_ && now - last_name_retry_ns_ >= kSec) {
+    if (now - last_name_retry_ns_ >= kSec) {
         last_name_retry_ns_ = now;
-        enforcer_->retry_pending();
+        if (enforcer_) enforcer_->retry_pending();
+        if (control_) control_->tick();
     }
 
     uint64_t sweep_every = std::min<uint64_t>(5 * kSec, opts_.udp_idle_timeout_s * kSec / 2);
@@ -984,6 +1039,13 @@ Json Daemon::stats_event(const char *action) {
                                   {"tc_dropped", v[PL_ECNT_TC_DROPS]},
                                   {"tc_resets", v[PL_ECNT_TC_RESETS]},
                                   {"xdp_dropped", v[PL_ECNT_XDP_DROPS]}};
+            if (ifaces_) {
+                const auto &ic = ifaces_->counters();
+                pol["enforcement"]["interfaces"] = ifaces_->status();
+                pol["enforcement"]["interface_attachments"] = ic.attached;
+                pol["enforcement"]["interface_attach_errors"] = ic.attach_errors;
+                pol["enforcement"]["interface_resyncs"] = ic.links_resynced;
+            }
         }
     doc["policer"] = pol;
     return doc;
@@ -992,6 +1054,8 @@ Json Daemon::stats_event(const char *action) {
 void Daemon::publish(std::string_view topic, const Json &doc) {
     for (auto &s : sinks_)
         s->publish(topic, doc);
+    store_event(topic, doc);
+    if (control_ && control_->has_followers()) control_->broadcast(std::string(topic), doc);
 }
 
 void Daemon::flush() {

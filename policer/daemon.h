@@ -12,13 +12,19 @@
 #include "policer/enforcer.h"
 #include "policer/event_decoder.h"
 #include "policer/event_sink.h"
+#include "policer/control_server.h"
 #include "policer/flow_table.h"
+#include "policer/iface_enforcer.h"
 #include "policer/l7/dissector.h"
 #include "policer/l7/domain_cache.h"
 #include "policer/l7/dpi_engine.h"
 #include "policer/options.h"
+#include "policer/rule_manager.h"
 #include "probes/probe_set.h"
 #include "rules/compiler.h"
+#include "store/batch_writer.h"
+#include "store/database.h"
+#include "store/policy_store.h"
 
 #include <memory>
 #include <vector>
@@ -59,6 +65,8 @@ private:
            enrich::CgroupPaths cgroups, std::unique_ptr<l7::DpiEngine> dpi);
 
     Status setup_loop();
+    // Adds `fd` to the epoll loop (readable); `what` names it in the error.
+    Status watch_fd(int fd, const char *what);
     // Returns the images running (for enforcement), read in the same pass.
     std::vector<ExeInfo> seed_processes();
 
@@ -94,6 +102,17 @@ private:
     std::vector<CgroupInfo> list_cgroups() const;
     std::vector<ExeInfo> running_exes() const;
 
+    // Store and control socket (control_ops.cpp).
+    Status open_store();
+    Status open_control();
+    ControlServer::Reply on_control(const Json &req, const Peer &peer);
+    Json change_rules(const RulePlan &plan, const std::string &action, const Peer &peer);
+    // Makes `compiled` the rule set in force (in the kernel unless report-only).
+    Status use_rules(std::shared_ptr<const rules::CompiledRules> compiled);
+    Json status_reply();
+    Json live_flows(size_t limit);
+    void store_event(std::string_view topic, const Json &doc);
+
     void tick();
     void sweep_udp(uint64_t now_ns);
     Json stats_event(const char *action);
@@ -116,6 +135,14 @@ private:
     std::vector<std::unique_ptr<EventSink>> sinks_;
     std::shared_ptr<const rules::CompiledRules> rules_; // null: no rules given
     std::unique_ptr<Enforcer> enforcer_;                // null: report-only or no rules
+    std::unique_ptr<IfaceEnforcer> ifaces_;             // TC/XDP; null when enforcer_ is
+    RuleManager rule_mgr_{{}};
+    probes::EnforceOptions enforce_opts_;
+    std::optional<store::Database> db_;          // the daemon thread's connection (rules)
+    std::unique_ptr<store::BatchWriter> writer_; // flows and alerts, off the event path
+    std::unique_ptr<ControlServer> control_;
+    int64_t policy_revision_ = 0;
+    uint64_t started_ns_ = 0;
 
     struct RingDeleter {
         void operator()(ring_buffer *r) const;

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 
@@ -98,13 +99,12 @@ void Enforcer::resolve_cgroup(std::vector<rules::NameEntry> &out, const CgroupIn
         // on it defer to policerd rather than guess).
         timespec ts{};
         clock_gettime(CLOCK_BOOTTIME, &ts);
-        auto name = container_names_.name(*who.container,
-                                          uint64_t(ts.tv_sec) * 1000000000ull + ts.tv_nsec);
+        auto name =
+            container_names_.name(*who.container, uint64_t(ts.tv_sec) * 1000000000ull + ts.tv_nsec);
         f.container_name = name ? known_text(*name) : attr_of(rules::AttrState::Unknown);
         if (!name && pending_names_.size() < 4096) pending_names_.push_back(c);
     } else {
-        f.container_id = f.container_name = f.container_runtime =
-            attr_of(rules::AttrState::Absent);
+        f.container_id = f.container_name = f.container_runtime = attr_of(rules::AttrState::Absent);
     }
     stage(out, rules::KernelTables::key_cgroup(c.id), tables_->ref_cgroup(f));
 }
@@ -127,7 +127,8 @@ void Enforcer::resolve_ifaces(std::vector<rules::NameEntry> &out) {
 }
 
 Status Enforcer::install(std::shared_ptr<const rules::CompiledRules> rules,
-                         const std::vector<CgroupInfo> &cgroups, const std::vector<ExeInfo> &exes) {
+                         const std::vector<CgroupInfo> &cgroups, const std::vector<ExeInfo> &exes,
+                         const std::vector<rules::NameEntry> *carry) {
     std::string err;
     auto tables = rules::KernelTables::build(rules, set_->next_generation(), err);
     if (!tables) return Error{"the rule set cannot be enforced in the kernel: " + err};
@@ -150,12 +151,13 @@ Status Enforcer::install(std::shared_ptr<const rules::CompiledRules> rules,
             for (const auto &path : s.values) {
                 struct stat st {};
                 if (::stat(path.c_str(), &st) == 0)
-                    resolve_exe(entries,
-                                {path, enrich::kernel_dev(st.st_dev), static_cast<uint64_t>(st.st_ino)});
+                    resolve_exe(entries, {path, enrich::kernel_dev(st.st_dev),
+                                          static_cast<uint64_t>(st.st_ino)});
             }
         }
     }
     resolve_ifaces(entries);
+    if (carry) entries.insert(entries.end(), carry->begin(), carry->end());
     for (const auto &e : entries)
         tables_->put_name(e);
 
@@ -174,23 +176,35 @@ Status Enforcer::install(std::shared_ptr<const rules::CompiledRules> rules,
         std::memcpy(k.addr, p.addr.data(), 16);
         block.push_back(k);
     }
-    if (auto st = set_->set_blocklist(block); !st) spdlog::warn("{}", st.error().message);
-    spdlog::info("rule tables generation {} enforced: {} terms, {} bitmaps, {} resolved names",
-                 set_->installed().generation, set_->installed().terms,
-                 set_->installed().bitmaps, entries.size());
+    if (auto st = set_->set_blocklist(block); !st)
+        spdlog::warn("{}", st.error().message);
+    else
+        blocklist_size_ = block.size();
+    spdlog::info("rule tables generation {} enforced: {} terms, {} bitmaps, {} resolved names, "
+                 "{} XDP blocklist prefixes",
+                 set_->installed().generation, set_->installed().terms, set_->installed().bitmaps,
+                 entries.size(), block.size());
     return Ok{};
 }
 
 void Enforcer::push(std::vector<rules::NameEntry> entries) {
+    // Repeats (the same DNS answer again, a cgroup seen twice) would only use up the bank.
+    entries.erase(std::remove_if(entries.begin(), entries.end(),
+                                 [&](const rules::NameEntry &e) { return tables_->holds(e); }),
+                  entries.end());
     if (entries.empty()) return;
     for (const auto &e : entries)
         tables_->put_name(e);
     if (auto st = set_->put_names(*tables_, entries); !st) {
         // The bank is full of resolved values: reinstalling sizes a fresh one.
-        if (push_errors_++ == 0) spdlog::warn("{}; reinstalling the rule tables", st.error().message);
+        if (push_errors_++ == 0)
+            spdlog::warn("{}; reinstalling the rule tables", st.error().message);
+        // The same rules, so every name resolved so far (cgroups, executables, addresses from
+        // DNS, and the entries of this push) keeps its meaning in the new tables.
+        std::vector<rules::NameEntry> carried = tables_->names();
         std::vector<CgroupInfo> none;
         if (rules_)
-            if (auto again = install(rules_, none, {}); !again)
+            if (auto again = install(rules_, none, {}, &carried); !again)
                 spdlog::error("cannot reinstall the rule tables: {}", again.error().message);
     }
 }
@@ -228,6 +242,34 @@ void Enforcer::on_domain(uint8_t family, const uint8_t *addr, const std::string 
               tables_->ref_domain(slot, name));
     }
     push(std::move(entries));
+}
+
+std::array<pl_tuple_key, 2> Enforcer::tuple_keys(const pl_tuple &t) {
+    // TC and XDP see a flow by its addresses, keyed as the peer's packets carry it (one key for
+    // both directions on an uplink). On a container's veth the peer is the container itself:
+    // its packets come in at the host side's ingress with the local end as source, so the
+    // reversed key covers that view.
+    const bool egress = t.direction != PL_DIR_INGRESS;
+    pl_tuple_key tk{};
+    std::memcpy(tk.saddr, egress ? t.daddr : t.saddr, 16);
+    std::memcpy(tk.daddr, egress ? t.saddr : t.daddr, 16);
+    tk.sport = egress ? t.dport : t.sport;
+    tk.dport = egress ? t.sport : t.dport;
+    tk.family = t.family;
+    tk.proto = t.proto;
+    pl_tuple_key rk = tk;
+    std::memcpy(rk.saddr, tk.daddr, 16);
+    std::memcpy(rk.daddr, tk.saddr, 16);
+    rk.sport = tk.dport;
+    rk.dport = tk.sport;
+    return {tk, rk};
+}
+
+void Enforcer::forget(const pl_tuple &t) {
+    // A later flow reusing the 5-tuple must not inherit the verdict. (Socket-keyed verdicts
+    // need no clearing: a cookie is never reused, and the LRU map ages them out.)
+    for (const pl_tuple_key &k : tuple_keys(t))
+        set_->clear_tuple_verdict(k);
 }
 
 std::optional<std::string> Enforcer::apply(const FlowVerdict &fv) {
@@ -288,15 +330,8 @@ std::optional<std::string> Enforcer::apply(const FlowVerdict &fv) {
         spdlog::warn("{}", st.error().message);
         return std::nullopt;
     }
-    // TC and XDP see the flow by its addresses: keyed as the peer's packets carry it.
-    pl_tuple_key tk{};
-    std::memcpy(tk.saddr, egress ? t.daddr : t.saddr, 16);
-    std::memcpy(tk.daddr, egress ? t.saddr : t.daddr, 16);
-    tk.sport = egress ? t.dport : t.sport;
-    tk.dport = egress ? t.sport : t.dport;
-    tk.family = t.family;
-    tk.proto = t.proto;
-    if (auto st = set_->set_tuple_verdict(tk, v); !st) spdlog::warn("{}", st.error().message);
+    for (const pl_tuple_key &k : tuple_keys(t))
+        if (auto st = set_->set_tuple_verdict(k, v); !st) spdlog::warn("{}", st.error().message);
     return done;
 }
 

@@ -12,6 +12,7 @@
 #include "rules/compiler.h"
 #include "rules/kernel_tables.h"
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -52,8 +53,11 @@ public:
     // Compiles `rules` into kernel tables for the next generation, resolves their symbolic sets
     // from the host (`cgroups`, `exes`) and installs them in one switch. On error the rule set
     // in force stays in force.
+    // `carry`: names resolved for the tables in force that the new ones keep (a reinstall of the
+    // same rules for room; addresses learned from DNS are replayed by the caller otherwise).
     Status install(std::shared_ptr<const rules::CompiledRules> rules,
-                   const std::vector<CgroupInfo> &cgroups, const std::vector<ExeInfo> &exes);
+                   const std::vector<CgroupInfo> &cgroups, const std::vector<ExeInfo> &exes,
+                   const std::vector<rules::NameEntry> *carry = nullptr);
 
     // Host changes that resolve symbolic values of the tables in force.
     void on_cgroup(const CgroupInfo &c);
@@ -65,10 +69,14 @@ public:
     // Pushes a user-space decision of a live flow into the kernel. Returns what was done
     // ("dropped", "reset", "limited") or nothing when the kernel had nothing to do.
     std::optional<std::string> apply(const FlowVerdict &v);
+    // The flow `t` that apply() refused or limited has ended.
+    void forget(const pl_tuple &t);
 
     probes::EnforceSet &kernel() { return *set_; }
     const probes::EnforceSet &kernel() const { return *set_; }
     uint32_t generation() const { return set_->installed().generation; }
+    // Source prefixes in the XDP blocklist (derived from the rules at install).
+    size_t blocklist_size() const { return blocklist_size_; }
     const rules::CompiledRules *rules() const { return rules_.get(); }
 
 private:
@@ -81,16 +89,18 @@ private:
     void resolve_exe(std::vector<rules::NameEntry> &out, const ExeInfo &e);
     void resolve_ifaces(std::vector<rules::NameEntry> &out);
     void push(std::vector<rules::NameEntry> entries);
+    static std::array<pl_tuple_key, 2> tuple_keys(const pl_tuple &t);
     bool uses(pl_rule_field slot) const;
 
     std::unique_ptr<probes::EnforceSet> set_;
     std::shared_ptr<const rules::CompiledRules> rules_;
     std::optional<rules::KernelTables> tables_;
     std::unordered_set<std::string> exes_seen_; // dev:ino already resolved for these tables
-    std::optional<SockDestroyer> destroyer_; // resets TCP flows cut by a user-space verdict
-    std::vector<CgroupInfo> pending_names_; // containers with no name yet (bounded)
+    std::optional<SockDestroyer> destroyer_;    // resets TCP flows cut by a user-space verdict
+    std::vector<CgroupInfo> pending_names_;     // containers with no name yet (bounded)
     enrich::ContainerNames container_names_{enrich::ContainerNames::Roots{}, 4096};
     uint64_t push_errors_ = 0;
+    size_t blocklist_size_ = 0;
 };
 
 } // namespace policer::daemon

@@ -80,6 +80,12 @@ public:
     // Keys whose deadline has passed (they may have been accepted or removed since).
     std::vector<FlowKey> accept_deadlines_due(uint64_t now_ns);
 
+    // Visits every flow, most recently touched first.
+    template <typename F>
+    void for_each(F &&f) const {
+        flows_.for_each([&](const FlowKey &, const FlowRecord &rec) { f(rec); });
+    }
+
     size_t size() const { return flows_.size(); }
     size_t capacity() const { return flows_.capacity(); }
     uint64_t evictions() const { return evictions_; }

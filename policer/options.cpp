@@ -30,6 +30,7 @@ Examples:
   policerd --rules my.rules --report-only         only report what the rules would do
   kill -HUP $(pidof policerd)                     re-read the rule files (a broken set is
                                                   refused; the one in force stays)
+  policerd --rules rules.d --xdp-iface eth0       also drop refused sources at the uplink
   policerd --remove-enforcement                   stop enforcing (detach the pinned programs)
   policerd --events-stdout                       print every flow start and end as JSON
   policerd --events-stdout | jq -c 'select(.user.name=="www-data")'
@@ -117,6 +118,14 @@ Result<Command> parse_options(int argc, const char *const *argv) {
         ("report-only", "Compute and report verdicts, but load nothing that enforces them")
         ("pin-dir", "Where enforcement is pinned in bpffs; it stays in force when policerd stops or dies, and a restarted policerd adopts it (default: <bpffs>/policer)", cxxopts::value<std::string>())
         ("remove-enforcement", "Detach and remove the pinned enforcement (the host is no longer enforced), then exit")
+        ("tc-iface", "Attach TC enforcement (ingress and egress) to this interface: a name or a glob such as 'ens*' (repeat for more). Packets of refused flows are dropped there, rejected TCP answered with a RST; also for traffic with no local socket (bridged, forwarded)", cxxopts::value<std::vector<std::string>>())
+        ("xdp-iface", "Attach XDP enforcement to this uplink (name or glob; repeat for more): sources every rule refuses, and inbound packets of refused flows, are dropped before the network stack", cxxopts::value<std::vector<std::string>>())
+        ("no-veth-tc", "Do not attach TC enforcement to veth interfaces (container links) as they appear")
+        ("db", "SQLite store of managed rules and their history, flow records and alerts ('none': no store)", cxxopts::value<std::string>()->default_value(o.db_path))
+        ("retention-days", "Flow records and alerts older than this are deleted (rule history is kept)", cxxopts::value<uint32_t>()->default_value(std::to_string(o.retention_days)))
+        ("db-max-size", "Past this size the oldest flow records are deleted", cxxopts::value<std::string>()->default_value("1G"))
+        ("control-socket", "Unix socket the policer CLI talks to ('none': no control socket)", cxxopts::value<std::string>()->default_value(o.control_socket))
+        ("control-group", "Group whose members may use the control socket, besides root", cxxopts::value<std::string>()->default_value(o.control_group))
         ("max-flow-verdicts", "Flows with a kernel verdict (tier 2/3 decisions, UDP peers, limits)", cxxopts::value<std::string>()->default_value(std::to_string(o.max_flow_verdicts)))
         ("max-limit-buckets", "Token buckets of limit rules, one per rule and identity", cxxopts::value<std::string>()->default_value(std::to_string(o.max_limit_buckets)))
         ("log-level", "trace, debug, info, warn, error or off (logs go to stderr)", cxxopts::value<std::string>()->default_value(o.log_level))
@@ -143,6 +152,32 @@ Result<Command> parse_options(int argc, const char *const *argv) {
         o.bpffs = r["bpffs"].as<std::string>();
         o.report_only = r.count("report-only") > 0;
         o.remove_enforcement = r.count("remove-enforcement") > 0;
+        if (r.count("tc-iface")) o.tc_ifaces = r["tc-iface"].as<std::vector<std::string>>();
+        if (r.count("xdp-iface")) o.xdp_ifaces = r["xdp-iface"].as<std::vector<std::string>>();
+        o.veth_tc = r.count("no-veth-tc") == 0;
+        for (const auto *list : {&o.tc_ifaces, &o.xdp_ifaces})
+            for (const auto &name : *list)
+                if (name.empty() || name.size() >= 16 || name.find('/') != std::string::npos)
+                    return Error{"--" + std::string(list == &o.tc_ifaces ? "tc" : "xdp") +
+                                 "-iface: '" + name +
+                                 "' is not an interface name (1 to 15 characters, no '/')"};
+        o.db_path = r["db"].as<std::string>();
+        if (o.db_path == "none") o.db_path.clear();
+        if (!o.db_path.empty() && o.db_path[0] != '/')
+            return Error{"--db must be an absolute path (or 'none')"};
+        o.control_socket = r["control-socket"].as<std::string>();
+        if (o.control_socket == "none") o.control_socket.clear();
+        if (!o.control_socket.empty() &&
+            (o.control_socket[0] != '/' || o.control_socket.size() > 100))
+            return Error{
+                "--control-socket must be an absolute path of at most 100 bytes (or 'none')"};
+        o.control_group = r["control-group"].as<std::string>();
+        o.retention_days = r["retention-days"].as<uint32_t>();
+        if (o.retention_days == 0) return Error{"--retention-days must be at least 1"};
+        auto dbmax = parse_size(r["db-max-size"].as<std::string>());
+        if (!dbmax) return Error{"--db-max-size: " + dbmax.error().message};
+        if (*dbmax < (1u << 20)) return Error{"--db-max-size must be at least 1M"};
+        o.db_max_bytes = *dbmax;
         o.pin_dir = r.count("pin-dir") ? r["pin-dir"].as<std::string>() : o.bpffs + "/policer";
         if (o.pin_dir.empty() || o.pin_dir[0] != '/')
             return Error{"--pin-dir must be an absolute path in bpffs"};

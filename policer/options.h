@@ -33,9 +33,18 @@ struct Options {
     // Rule files and rules.d directories, enforced in the kernel (unless `mode audit`, or
     // report_only).
     std::vector<std::string> rules;
-    bool report_only = false;        // verdicts in events only; nothing loaded to enforce them
-    std::string pin_dir;             // "" = <bpffs>/policer
-    bool remove_enforcement = false; // detach and unpin what an earlier policerd left, then exit
+    bool report_only = false;           // verdicts in events only; nothing loaded to enforce them
+    std::string pin_dir;                // "" = <bpffs>/policer
+    bool remove_enforcement = false;    // detach and unpin what an earlier policerd left, then exit
+    std::vector<std::string> tc_ifaces; // TC enforcement on these interfaces (names or globs)
+    std::vector<std::string> xdp_ifaces; // XDP enforcement on these uplinks (names or globs)
+    bool veth_tc = true;                 // TC enforcement on every veth as it appears
+    // Store and control socket ("" disables either).
+    std::string db_path = "/var/lib/policer/policer.db";
+    std::string control_socket = "/run/policer/policer.sock";
+    std::string control_group = "policer";
+    uint32_t retention_days = 30;
+    uint64_t db_max_bytes = 1ull << 30;
     uint32_t max_flow_verdicts = 65536;
     uint32_t max_limit_buckets = 16384;
 };

@@ -3,6 +3,7 @@
 
 #include "common/unique_fd.h"
 #include "policer_enforce.skel.h"
+#include "probes/iface_attach.h"
 #include "probes/libbpf_util.h"
 #include "rules/kernel_tables.h"
 
@@ -162,8 +163,15 @@ Status EnforceSet::attach_cgroup_hooks() {
 }
 
 Status EnforceSet::remove(const std::string &pin_dir) {
-    if (!exists(pin_dir)) return Ok{};
+    // Interfaces first: their programs are not pinned (TC filters and XDP attachments hold
+    // them), so they are found by name on every interface.
+    route_libbpf_logs();
     std::string first_error;
+    if (auto st = detach_everywhere(); !st) first_error = st.error().message;
+    if (!exists(pin_dir)) {
+        if (!first_error.empty()) return Error{first_error};
+        return Ok{};
+    }
     auto each = [&](const std::string &dir, auto fn) {
         DIR *d = ::opendir(dir.c_str());
         if (!d) return;
@@ -191,6 +199,15 @@ Status EnforceSet::remove(const std::string &pin_dir) {
         ::rmdir(d.c_str());
     if (!first_error.empty()) return Error{first_error};
     return Ok{};
+}
+
+int EnforceSet::tc_prog_fd(bool ingress) const {
+    return bpf_program__fd(ingress ? skel_->progs.pl_enf_tc_ingress
+                                   : skel_->progs.pl_enf_tc_egress);
+}
+
+int EnforceSet::xdp_prog_fd() const {
+    return bpf_program__fd(skel_->progs.pl_enf_xdp);
 }
 
 uint32_t EnforceSet::generation() const {
@@ -272,8 +289,8 @@ Status EnforceSet::install(const rules::KernelTables &t) {
     pl_enforce_state state{};
     state.generation = gen;
     uint32_t zero = 0;
-    if (auto st = update(bpf_map__fd(skel_->maps.pl_enf_state), &zero, &state,
-                         "the enforcement state");
+    if (auto st =
+            update(bpf_map__fd(skel_->maps.pl_enf_state), &zero, &state, "the enforcement state");
         !st)
         return st;
 
@@ -284,13 +301,13 @@ Status EnforceSet::install(const rules::KernelTables &t) {
     names_written_ = static_cast<uint32_t>(names.size());
     name_capacity_ = name_cap;
     installed_ = InstalledTables{gen,
-                                bitmaps_written_,
-                                bm_cap,
-                                names_written_,
-                                name_cap,
-                                static_cast<uint32_t>(t.ranges().size()),
-                                static_cast<uint32_t>(terms.size()),
-                                static_cast<uint32_t>(t.actions().size())};
+                                 bitmaps_written_,
+                                 bm_cap,
+                                 names_written_,
+                                 name_cap,
+                                 static_cast<uint32_t>(t.ranges().size()),
+                                 static_cast<uint32_t>(terms.size()),
+                                 static_cast<uint32_t>(t.actions().size())};
     return Ok{};
 }
 

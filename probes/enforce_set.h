@@ -92,6 +92,10 @@ public:
 
     Result<EnforceCounters> counters() const;
     int events_fd() const;
+    // The interface programs, for probes/iface_attach (attached per interface by the daemon;
+    // a TC filter or XDP attachment holds its program, so they outlive policerd too).
+    int tc_prog_fd(bool ingress) const;
+    int xdp_prog_fd() const;
 
 private:
     struct SkelDeleter {

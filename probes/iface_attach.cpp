@@ -183,6 +183,36 @@ Status detach_xdp(int ifindex) {
     return Ok{};
 }
 
+bool is_policer_prog(uint32_t id) {
+    UniqueFd fd(bpf_prog_get_fd_by_id(id));
+    if (!fd) return false;
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) < 0) return false;
+    return std::string(info.name, strnlen(info.name, sizeof(info.name)))
+               .rfind(kProgNamePrefix, 0) == 0;
+}
+
+Status detach_everywhere() {
+    struct if_nameindex *ifs = if_nameindex();
+    if (!ifs) return Error::from_errno("cannot list network interfaces");
+    std::string first_error;
+    auto note = [&](const Status &st) {
+        if (!st && first_error.empty()) first_error = st.error().message;
+    };
+    for (struct if_nameindex *i = ifs; i->if_index != 0; ++i) {
+        const int ifindex = static_cast<int>(i->if_index);
+        // Our handle and priority are ours by convention; the name check makes sure.
+        for (bool ingress : {true, false})
+            if (auto id = tc_prog_id(ifindex, ingress); id && is_policer_prog(*id))
+                note(detach_tc(ifindex, ingress));
+        if (auto id = xdp_prog_id(ifindex); id && is_policer_prog(*id)) note(detach_xdp(ifindex));
+    }
+    if_freenameindex(ifs);
+    if (!first_error.empty()) return Error{first_error};
+    return Ok{};
+}
+
 std::optional<uint32_t> xdp_prog_id(int ifindex) {
     bpf_xdp_query_opts q{};
     q.sz = sizeof(q);

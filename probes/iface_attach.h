@@ -53,6 +53,14 @@ Status detach_xdp(int ifindex);
 // Id of the XDP program attached to `ifindex` in any mode, if any.
 std::optional<uint32_t> xdp_prog_id(int ifindex);
 
+// Whether program `id` is one of policer's (its name starts with kProgNamePrefix).
+bool is_policer_prog(uint32_t id);
+
+// Removes policer's TC filters and XDP programs from every interface of the current network
+// namespace (what `policerd --remove-enforcement` does beside unpinning). Foreign programs are
+// left alone. Returns the first error; the other interfaces are still tried.
+Status detach_everywhere();
+
 // "eth0 (ifindex 2)" - how errors and logs name an interface, also one that is gone.
 std::string iface_label(int ifindex);
 

@@ -4,10 +4,43 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
 namespace policer::probes {
+namespace {
+
+int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args) {
+    char buf[1024];
+    int n = std::vsnprintf(buf, sizeof(buf), fmt, args);
+    if (n > 0 && buf[std::min<size_t>(n, sizeof(buf) - 1) - 1] == '\n')
+        buf[std::min<size_t>(n, sizeof(buf) - 1) - 1] = '\0';
+    // Asking an interface with no clsact qdisc (or no filter of ours) which TC program it runs
+    // is how policer finds out that it runs none; the kernel's complaint is not a warning.
+    if (level == LIBBPF_WARN && (std::strstr(buf, "Parent Qdisc doesn't exist") ||
+                                 std::strstr(buf, "Cannot find specified filter chain")))
+        level = LIBBPF_DEBUG;
+    // Most of libbpf's messages name it already.
+    const char *prefix = std::strncmp(buf, "libbpf:", 7) == 0 ? "" : "libbpf: ";
+    switch (level) {
+    case LIBBPF_WARN: spdlog::warn("{}{}", prefix, buf); break;
+    case LIBBPF_INFO: spdlog::debug("{}{}", prefix, buf); break;
+    case LIBBPF_DEBUG: spdlog::trace("{}{}", prefix, buf); break;
+    }
+    return n;
+}
+
+} // namespace
+
+void route_libbpf_logs() {
+    libbpf_set_print(libbpf_print);
+}
 
 bool is_cgroup_program(const bpf_program *prog) {
     switch (bpf_program__type(prog)) {

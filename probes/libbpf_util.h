@@ -10,6 +10,9 @@ struct bpf_program;
 
 namespace policer::probes {
 
+// Sends libbpf's messages to spdlog (warnings as warnings, the rest at debug/trace).
+void route_libbpf_logs();
+
 // Programs attached to the cgroup root (the rest attach to the kernel or to interfaces).
 bool is_cgroup_program(const bpf_program *prog);
 

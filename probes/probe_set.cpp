@@ -18,19 +18,6 @@ namespace policer::probes {
 namespace {
 
 // libbpf talks through one process-wide callback; route it to spdlog.
-int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args) {
-    char buf[1024];
-    int n = std::vsnprintf(buf, sizeof(buf), fmt, args);
-    if (n > 0 && buf[std::min<size_t>(n, sizeof(buf) - 1) - 1] == '\n')
-        buf[std::min<size_t>(n, sizeof(buf) - 1) - 1] = '\0';
-    switch (level) {
-    case LIBBPF_WARN: spdlog::warn("libbpf: {}", buf); break;
-    case LIBBPF_INFO: spdlog::debug("libbpf: {}", buf); break;
-    case LIBBPF_DEBUG: spdlog::trace("libbpf: {}", buf); break;
-    }
-    return n;
-}
-
 bool is_power_of_two(uint32_t v) {
     return v != 0 && (v & (v - 1)) == 0;
 }
@@ -75,7 +62,7 @@ Result<std::unique_ptr<ProbeSet>> ProbeSet::load(const ProbeOptions &opts) {
                      " bytes"};
     if (opts.sample_packets > 0xffff) return Error{"at most 65535 samples per flow and direction"};
 
-    libbpf_set_print(libbpf_print);
+    route_libbpf_logs();
 
     LIBBPF_OPTS(bpf_object_open_opts, open_opts);
     if (!opts.btf_path.empty()) open_opts.btf_custom_path = opts.btf_path.c_str();
@@ -159,8 +146,8 @@ void ProbeSet::forget_flow(const pl_flow_key &key) {
 
 Result<Counters> ProbeSet::counters() const {
     Counters c;
-    if (auto st = sum_percpu_counters(bpf_map__fd(skel_->maps.pl_counters), PL_CNT_MAX,
-                                      c.value.data());
+    if (auto st =
+            sum_percpu_counters(bpf_map__fd(skel_->maps.pl_counters), PL_CNT_MAX, c.value.data());
         !st)
         return st.error();
     return c;

@@ -94,8 +94,19 @@ struct ModeDecl {
     SourceLoc loc;
 };
 
+// One top-level statement as written: where it is in the source text, for tools that store or
+// edit rule files item by item (the managed rule set of policerd).
+struct ItemSpan {
+    enum class Kind { Rule, List, Macro, Default, Mode };
+    Kind kind = Kind::Rule;
+    std::string name; // rules, lists and macros; "" for default and mode
+    size_t begin = 0; // byte offsets into the source text: [begin, end)
+    size_t end = 0;
+};
+
 struct ParsedFile {
     SourcePtr source;
+    std::vector<ItemSpan> items; // statements that parsed, in source order
     std::vector<ListDecl> lists;
     std::vector<MacroDecl> macros;
     std::vector<RuleDecl> rules;

@@ -353,6 +353,13 @@ pl_rule_ref KernelTables::ref_cgroup(const CgroupFacts &c) {
                     {&field("container.runtime"), c.container_runtime}});
 }
 
+bool KernelTables::holds(const NameEntry &e) const {
+    auto it = name_index_.find(bytes_of(e.key));
+    if (it == name_index_.end()) return false;
+    const pl_rule_ref &r = names_[it->second].ref;
+    return std::memcmp(&r, &e.ref, sizeof(r)) == 0;
+}
+
 void KernelTables::put_name(const NameEntry &e) {
     auto k = bytes_of(e.key);
     auto it = name_index_.find(k);

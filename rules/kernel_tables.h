@@ -109,6 +109,8 @@ public:
 
     // Adds or replaces a name entry, as the daemon's map update does.
     void put_name(const NameEntry &e);
+    // Whether `e` is there with that very ref already (writing it again would change nothing).
+    bool holds(const NameEntry &e) const;
 
     static pl_rule_name_key key_id(pl_rule_field slot, uint32_t id); // uid, gid, ifindex
     static pl_rule_name_key key_exe(uint64_t dev, uint64_t ino);

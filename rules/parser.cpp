@@ -35,7 +35,10 @@ public:
         while (peek().kind != TokKind::End) {
             const size_t start = pos_;
             try {
+                const size_t counts[] = {f.rules.size(), f.lists.size(), f.macros.size(),
+                                         f.defaults.size(), f.modes.size()};
                 statement(f);
+                record_item(f, start, counts);
             } catch (const ParseError &) {
                 recover();
                 if (pos_ == start) next(); // always make progress
@@ -49,6 +52,34 @@ public:
     }
 
 private:
+    size_t offset_of(const SourceLoc &loc) { return line_start(loc.line) + loc.col - 1; }
+
+    // The statement just parsed (tokens [first, pos_)): which kind grew tells what it was.
+    void record_item(ParsedFile &f, size_t first, const size_t (&before)[5]) {
+        if (pos_ == first) return;
+        ItemSpan it;
+        if (f.rules.size() > before[0]) {
+            it.kind = ItemSpan::Kind::Rule;
+            it.name = f.rules.back().name;
+        } else if (f.lists.size() > before[1]) {
+            it.kind = ItemSpan::Kind::List;
+            it.name = f.lists.back().name;
+        } else if (f.macros.size() > before[2]) {
+            it.kind = ItemSpan::Kind::Macro;
+            it.name = f.macros.back().name;
+        } else if (f.defaults.size() > before[3]) {
+            it.kind = ItemSpan::Kind::Default;
+        } else if (f.modes.size() > before[4]) {
+            it.kind = ItemSpan::Kind::Mode;
+        } else {
+            return;
+        }
+        const Token &last = toks_[pos_ - 1];
+        it.begin = offset_of(toks_[first].loc);
+        it.end = offset_of(last.loc) + last.loc.len;
+        f.items.push_back(std::move(it));
+    }
+
     const Token &peek(size_t ahead = 0) const {
         size_t i = pos_ + ahead;
         return toks_[i < toks_.size() ? i : toks_.size() - 1];

@@ -384,7 +384,7 @@ LoadResult load_rules_text(const std::string &name, const std::string &text) {
     return load_sources({f});
 }
 
-LoadResult load_rules(const std::vector<std::string> &paths) {
+LoadResult load_rules(const std::vector<std::string> &paths, std::vector<SourcePtr> extra) {
     Diagnostics diags;
     std::vector<SourcePtr> sources;
     auto add_file = [&](const std::string &path) {
@@ -429,6 +429,8 @@ LoadResult load_rules(const std::vector<std::string> &paths) {
         for (const auto &n : names)
             add_file(path + (path.back() == '/' ? "" : "/") + n);
     }
+    for (auto &e : extra)
+        sources.push_back(std::move(e));
     LoadResult r = load_sources(std::move(sources), std::move(diags));
     return r;
 }

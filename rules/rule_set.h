@@ -65,7 +65,8 @@ struct LoadResult {
 };
 
 // Loads rule files and directories (every *.rules file in a directory, in name order).
-LoadResult load_rules(const std::vector<std::string> &paths);
+// `extra`: sources that follow the files (policerd's managed rules, kept in its store).
+LoadResult load_rules(const std::vector<std::string> &paths, std::vector<SourcePtr> extra = {});
 // Loads rule text given directly (tests, fuzzing, explain of a snippet).
 LoadResult load_rules_text(const std::string &name, const std::string &text);
 // Loads already-read sources.

@@ -132,12 +132,13 @@ PacketError Dissector::feed(const pl_flow_key &ref, const uint8_t *ip, size_t ca
         ++stats_.flows;
     }
     e->last_ns = ts_ns;
+    // Before the done check: one socket may carry several answers (getaddrinfo() asks A and
+    // AAAA on one socket), and each must be learned, not only the one that classified it.
+    learn_dns(*e, v, ip, ts_ns);
     if (e->info.done) {
         ++stats_.after_done;
         return PacketError::None;
     }
-
-    learn_dns(*e, v, ip, ts_ns);
 
     // nDPI trusts the IP length fields: give it a copy that matches what was captured.
     const size_t len = std::min<size_t>(caplen, std::min<size_t>(v.ip_len, scratch_.size()));

@@ -15,6 +15,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <string>
@@ -43,6 +44,20 @@ public:
 
     // The name `addr` was learned as, unless unknown or expired (then dropped).
     std::optional<std::string> lookup(uint8_t family, const uint8_t *addr, uint64_t now_ns);
+
+    // Every unexpired entry (family 2 or 10, the address, its name): to write the names into a
+    // freshly installed rule table.
+    template <typename F>
+    void for_each(uint64_t now_ns, F &&f) const {
+        entries_.for_each([&](const Key &k, const Entry &e) {
+            if (now_ns >= e.expires_ns) return;
+            static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+            if (std::memcmp(k.data(), kMapped, 12) == 0)
+                f(uint8_t{2}, k.data() + 12, e.name);
+            else
+                f(uint8_t{10}, k.data(), e.name);
+        });
+    }
 
     size_t size() const { return entries_.size(); }
     uint64_t evictions() const { return entries_.evictions(); }

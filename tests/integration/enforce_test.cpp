@@ -38,8 +38,8 @@ struct Enforcing {
         start();
     }
     void start() {
-        d = std::make_unique<Policerd>(std::vector<std::string>{
-            "--rules", rules_file, "--pin-dir", pin, "--stats-interval", "0"});
+        d = std::make_unique<Policerd>(std::vector<std::string>{"--rules", rules_file, "--pin-dir",
+                                                                pin, "--stats-interval", "0"});
         REQUIRE(d->wait_for([](const json &j) { return is_action(j, "agent-start"); }));
     }
     ~Enforcing() {
@@ -99,7 +99,7 @@ Policerd::Pred refused(const char *rule) {
 } // namespace
 
 TEST_CASE("enforce: deny and reject refuse connect() and sendmsg() with EPERM, TCP and UDP over "
-          "IPv4 and IPv6; other users and ports pass") {
+          "IPv4 and IPv6, while other users and ports pass") {
     TestNetns n(60);
     Enforcing e("rule nobody-tcp-7001 {\n"
                 "    when user.id == 65534 and l4.proto == tcp and dst.port == 7001\n"
@@ -166,8 +166,7 @@ TEST_CASE("enforce: an inbound deny drops the first packet of TCP and UDP flows,
     CHECK(tcp6.connection_count() == 0);
     CHECK(client(in_netns(n), {"udp", n.host_ip4(), "7013", "--count", "5"}) ==
           "sent 5 refused 0"); // sent: it is the receiving side that drops
-    CHECK(client(in_netns(n), {"udp", n.host_ip6(), "7013", "--count", "5"}) ==
-          "sent 5 refused 0");
+    CHECK(client(in_netns(n), {"udp", n.host_ip6(), "7013", "--count", "5"}) == "sent 5 refused 0");
     CHECK(udp4.count(500ms) == 0);
     CHECK(udp6.count(500ms) == 0);
     // A port no rule names is open.
@@ -188,8 +187,8 @@ TEST_CASE("enforce: audit mode reports would-be refusals and refuses nothing") {
                 "}\n",
                 "audit");
     CHECK(client(as_nobody(), {"tcp", n.ns_ip4(), "7021"}) == "error ECONNREFUSED");
-    auto ev = e.d->wait_for(
-        [](const json &j) { return is_action(j, "connection-would-be-refused"); });
+    auto ev =
+        e.d->wait_for([](const json &j) { return is_action(j, "connection-would-be-refused"); });
     REQUIRE(ev);
     CHECK(at(*ev, "policer.verdict.audit") == true);
     CHECK(at(*ev, "policer.verdict.enforced") == false);
@@ -268,8 +267,8 @@ TEST_CASE("enforce: an L7 verdict cuts a live HTTP flow within a bounded window 
                     port + "\n    action reject\n}\n",
                 "l7");
     // 1 KiB every 5 ms for 3 s: 600 KiB if nothing stopped it.
-    auto out = run({Binaries::run_in(), "--netns", n.name(), "--", kConnect, "stream",
-                    n.host_ip4(), port, "--ms", "3000"},
+    auto out = run({Binaries::run_in(), "--netns", n.name(), "--", kConnect, "stream", n.host_ip4(),
+                    port, "--ms", "3000"},
                    20s);
     server.join();
     close(lfd);
@@ -281,7 +280,8 @@ TEST_CASE("enforce: an L7 verdict cuts a live HTTP flow within a bounded window 
     CHECK(received.load() > 0);
     CHECK(received.load() < 64 * 1024);
     auto ev = e.d->wait_for([&](const json &j) {
-        return at(j, "policer.verdict.kernel").is_string() && at(j, "rule.name") == "no-http-to-test-port";
+        return at(j, "policer.verdict.kernel").is_string() &&
+               at(j, "rule.name") == "no-http-to-test-port";
     });
     if (!ev)
         for (const auto &j : e.d->events())
@@ -299,8 +299,8 @@ TEST_CASE("enforce: a limit rule holds a UDP rate within tolerance and drops the
                 "}\n",
                 "limit");
     // 1,000 datagrams over 2 s from one process: the bucket passes 50 + 50/s * 2 s = 150.
-    auto out = client(in_netns(n), {"udp-connected", n.host_ip4(), "7051", "--count", "1000",
-                                    "--ms", "2000"});
+    auto out = client(in_netns(n),
+                      {"udp-connected", n.host_ip4(), "7051", "--count", "1000", "--ms", "2000"});
     CAPTURE(out);
     int got = sink.count(700ms);
     MESSAGE("limit 50/s burst 50 over 2 s: " << got << " datagrams passed of 1000");
@@ -316,14 +316,12 @@ TEST_CASE("enforce: a rule on a container by name applies to the container's pro
     for (const auto *d : {"/var/lib/docker", "/var/lib/docker/containers"})
         chmod(d, 0711);
     chmod(dir.c_str(), 0700);
-    std::ofstream(dir + "/config.v2.json") << R"({"ID":")" << c.id()
-                                           << R"(","Name":"/web-policer-test"})";
+    std::ofstream(dir + "/config.v2.json")
+        << R"({"ID":")" << c.id() << R"(","Name":"/web-policer-test"})";
     struct Cleanup {
         std::string dir;
         bool root;
-        ~Cleanup() {
-            std::filesystem::remove_all(root ? "/var/lib/docker" : dir);
-        }
+        ~Cleanup() { std::filesystem::remove_all(root ? "/var/lib/docker" : dir); }
     } cleanup{dir, made_root};
     Enforcing e("rule web-not-7061 {\n"
                 "    when container.name == web-policer-test and dst.port == 7061\n"

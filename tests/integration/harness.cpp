@@ -14,10 +14,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -225,6 +227,24 @@ Policerd::Policerd(std::vector<std::string> extra, std::vector<std::string> wrap
     std::vector<std::string> argv = std::move(wrapper);
     for (const char *a : {Binaries::policerd(), "--events-stdout", "--stats-interval", "1"})
         argv.emplace_back(a);
+    // A store and control socket of its own (unless the test names them): tests never touch
+    // the host's /var/lib/policer or /run/policer.
+    char dir_tmpl[] = "/tmp/policerd-state-XXXXXX";
+    if (!mkdtemp(dir_tmpl)) throw std::runtime_error("mkdtemp");
+    state_dir_ = dir_tmpl;
+    db_path_ = state_dir_ + "/policer.db";
+    socket_path_ = state_dir_ + "/policer.sock";
+    auto given = [&](const char *opt) {
+        return std::find(extra.begin(), extra.end(), opt) != extra.end();
+    };
+    if (given("--db"))
+        db_path_ = *(std::find(extra.begin(), extra.end(), "--db") + 1);
+    else
+        argv.insert(argv.end(), {"--db", db_path_});
+    if (given("--control-socket"))
+        socket_path_ = *(std::find(extra.begin(), extra.end(), "--control-socket") + 1);
+    else
+        argv.insert(argv.end(), {"--control-socket", socket_path_});
     argv.insert(argv.end(), extra.begin(), extra.end());
     char err_tmpl[] = "/tmp/policerd-stderr-XXXXXX";
     int err = mkstemp(err_tmpl);
@@ -245,6 +265,8 @@ Policerd::Policerd(std::vector<std::string> extra, std::vector<std::string> wrap
 Policerd::~Policerd() {
     stop();
     unlink(err_path_.c_str());
+    std::error_code ec;
+    std::filesystem::remove_all(state_dir_, ec);
 }
 
 void Policerd::reader() {

@@ -93,8 +93,11 @@ public:
     std::vector<json> events() const;
 
     pid_t pid() const { return pid_; }
-    void pause();  // SIGSTOP: the kernel keeps writing to the ring buffer
-    void resume(); // SIGCONT
+    // Its store and control socket (in a directory of its own unless the test gave them).
+    const std::string &db_path() const { return db_path_; }
+    const std::string &control_socket() const { return socket_path_; }
+    void pause();      // SIGSTOP: the kernel keeps writing to the ring buffer
+    void resume();     // SIGCONT
     void signal_hup(); // SIGHUP: re-read the rule files
     // Sends `sig` (SIGTERM by default) and waits; returns the exit code. Idempotent.
     int stop(int sig = 15);
@@ -106,6 +109,7 @@ private:
     pid_t pid_ = -1;
     int out_fd_ = -1;
     std::string err_path_;
+    std::string state_dir_, db_path_, socket_path_;
     std::thread reader_;
     mutable std::mutex mu_;
     std::condition_variable cv_;

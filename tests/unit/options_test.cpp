@@ -1,4 +1,5 @@
 // options_test.cpp - policerd's command line: sizes, defaults, and the errors a user sees.
+#include "policer/iface_enforcer.h"
 #include "policer/options.h"
 
 #include "policer/version.h"
@@ -171,4 +172,33 @@ TEST_CASE("--version prints the version and asks to exit") {
     REQUIRE(r.ok());
     CHECK(r->print_and_exit == std::string("policerd ") + policer::kVersion + "\n");
     CHECK(std::string(policer::kVersion) != "");
+}
+
+TEST_CASE("interfaces for TC and XDP are taken by name or glob, veths by default") {
+    auto none = parse({});
+    REQUIRE(none);
+    CHECK(none->options.tc_ifaces.empty());
+    CHECK(none->options.xdp_ifaces.empty());
+    CHECK(none->options.veth_tc);
+    auto r =
+        parse({"--tc-iface", "eth0", "--tc-iface", "ens*", "--xdp-iface", "eth1", "--no-veth-tc"});
+    REQUIRE(r);
+    CHECK(r->options.tc_ifaces == std::vector<std::string>{"eth0", "ens*"});
+    CHECK(r->options.xdp_ifaces == std::vector<std::string>{"eth1"});
+    CHECK_FALSE(r->options.veth_tc);
+    for (const char *bad : {"", "a-name-longer-than-15", "../eth0"}) {
+        CAPTURE(bad);
+        auto b = parse({"--xdp-iface", bad});
+        REQUIRE_FALSE(b);
+        CHECK(b.error().message.find("--xdp-iface") != std::string::npos);
+    }
+}
+
+TEST_CASE("an interface pattern matches its name or, with glob characters, by fnmatch") {
+    using policer::daemon::iface_matches;
+    CHECK(iface_matches("eth0", "eth0"));
+    CHECK_FALSE(iface_matches("eth0", "eth01"));
+    CHECK(iface_matches("ens*", "ens3"));
+    CHECK(iface_matches("veth[0-9]", "veth7"));
+    CHECK_FALSE(iface_matches("ens*", "eth0"));
 }

@@ -908,3 +908,34 @@ TEST_CASE("rules parser: is_keyword covers the words with a meaning of their own
     CHECK_FALSE(is_keyword("egress"));
     CHECK_FALSE(is_keyword("web"));
 }
+
+TEST_CASE("rules parser: each statement's source text is located, for item-by-item storage") {
+    const std::string text = "# comment\n"
+                             "mode audit\n"
+                             "list admins = (alice, \"bob\")\n"
+                             "rule no-ssh {\n  when dst.port == 22\n  action deny\n}\n"
+                             "default egress allow\n"
+                             "rule broken { when action deny }\n"
+                             "macro web = dst.port in (80, 443)\n";
+    auto src = std::make_shared<SourceFile>(SourceFile{"items.rules", text});
+    Diagnostics diags;
+    ParsedFile f = parse_file(src, diags);
+    CHECK(has_errors(diags)); // the broken rule is reported and left out of the items
+    REQUIRE(f.items.size() == 5);
+    auto item_text = [&](size_t i) {
+        return text.substr(f.items[i].begin, f.items[i].end - f.items[i].begin);
+    };
+    CHECK(f.items[0].kind == ItemSpan::Kind::Mode);
+    CHECK(item_text(0) == "mode audit");
+    CHECK(f.items[1].kind == ItemSpan::Kind::List);
+    CHECK(f.items[1].name == "admins");
+    CHECK(item_text(1) == "list admins = (alice, \"bob\")");
+    CHECK(f.items[2].kind == ItemSpan::Kind::Rule);
+    CHECK(f.items[2].name == "no-ssh");
+    CHECK(item_text(2) == "rule no-ssh {\n  when dst.port == 22\n  action deny\n}");
+    CHECK(f.items[3].kind == ItemSpan::Kind::Default);
+    CHECK(item_text(3) == "default egress allow");
+    CHECK(f.items[4].kind == ItemSpan::Kind::Macro);
+    CHECK(f.items[4].name == "web");
+    CHECK(item_text(4) == "macro web = dst.port in (80, 443)");
+}
