@@ -1,6 +1,8 @@
 // main.cpp - `policer`, the command line of policer: one binary, one subcommand per task.
+#include "cli/control_commands.h"
 #include "cli/dissect_command.h"
 #include "cli/rule_command.h"
+#include "cli/store_commands.h"
 #include "policer/l7/dpi_engine.h"
 
 #include <cstdio>
@@ -17,8 +19,24 @@ Commands:
   fields                        the fields rules can test (name, type, where enforced)
   dissect FILE                  classify the flows of a capture file with nDPI (offline)
 
+Commands that read policerd's store (--db PATH, else /var/lib/policer/policer.db; read-only):
+  flows [--since 1h] [--where FIELD OP VALUE]...   search the stored flow records
+  rule test PATH... [--since 24h]                  replay stored flows through candidate
+                                                   rules: which verdicts would change
+
+Commands that ask a running policerd (its control socket: --socket PATH, or $POLICER_SOCKET,
+else /run/policer/policer.sock; root and the 'policer' group may use it):
+  rule add|rm|enable|disable    change the rule set policerd manages (checked, enforced, recorded)
+  rule list|show|export         what it manages
+  rule import|history|rollback  replace the set; who changed what, when; go back to a revision
+  status                        mode, rules revision, hooks, interfaces, drops and counters
+  events --follow               its events as they happen, one JSON object per line
+  top [--once]                  live flows and bytes by process and container (also the store)
+
 Run `policer <command> --help` for a command's options and examples.
 Options: --help, --version
+Exit status of the policerd commands: 0 done, 1 policerd refused (why on stderr), 2 usage,
+3 policerd not reachable.
 )";
 
 } // namespace
@@ -41,6 +59,10 @@ int main(int argc, char **argv) {
     if (cmd == "dissect") return policer::cli::dissect_command(argc - 1, argv + 1);
     if (cmd == "rule") return policer::cli::rule_command(argc - 1, argv + 1);
     if (cmd == "fields") return policer::cli::fields_command(argc - 1, argv + 1);
+    if (cmd == "flows") return policer::cli::flows_command(argc - 1, argv + 1);
+    if (cmd == "top") return policer::cli::top_command(argc - 1, argv + 1);
+    if (cmd == "status") return policer::cli::status_command(argc - 1, argv + 1);
+    if (cmd == "events") return policer::cli::events_command(argc - 1, argv + 1);
     std::fprintf(stderr, "policer: unknown command '%s'\n\n%s", cmd.c_str(), kUsage);
     return 2;
 }

@@ -1,6 +1,9 @@
 // rule_command.cpp - `policer rule check` and `policer rule explain`, and `policer fields`.
 #include "cli/rule_command.h"
 
+#include "cli/control_commands.h"
+#include "cli/store_commands.h"
+
 #include "common/result.h"
 
 #include "rules/compiler.h"
@@ -31,6 +34,18 @@ Commands:
   check PATH...                  check rule files and rules.d directories; show how each rule
                                  is enforced (kernel, user space or L7) and why
   explain PATH... --flow FLOW    which rule decides a flow, and which predicates held or failed
+  test PATH... [--since 24h]     replay the flows policerd stored through these rules: which
+                                 verdicts would change (nothing enforced, nothing written)
+
+The rule set a running policerd manages (over its control socket; --socket PATH):
+  add FILE...|- [--replace]      add rules; checked as a whole, enforced at once, recorded
+  rm|enable|disable NAME...      remove, enable or disable managed items
+  list [--json]                  the managed items and the rules of policerd's --rules files
+  show NAME                      the text of a managed item
+  import --yes FILE|-            replace the whole managed set with a rule file
+  export [-o FILE]               the managed set as a rule file
+  history [NAME] [-v]            who changed what, when (with -v: diffs)
+  rollback REVISION              restore the managed set of an earlier revision
 
 Run `policer rule <command> --help` for options and examples. The language: docs/rules.md.
 )";
@@ -371,7 +386,10 @@ int rule_command(int argc, const char *const *argv) {
     }
     if (sub == "check") return check(argc - 1, argv + 1);
     if (sub == "explain") return explain_cmd(argc - 1, argv + 1);
-    std::string near = closest(sub, {"check", "explain"});
+    if (sub == "test") return rule_test_command(argc - 1, argv + 1);
+    if (is_control_rule_command(sub)) return control_rule_command(argc - 1, argv + 1);
+    std::string near = closest(sub, {"check", "explain", "test", "add", "rm", "enable", "disable",
+                                     "list", "show", "import", "export", "history", "rollback"});
     std::fprintf(stderr, "policer rule: unknown command '%s'%s\n\n%s", sub.c_str(),
                  near.empty() ? "" : (" (did you mean '" + near + "'?)").c_str(), kRuleUsage);
     return 2;

@@ -135,7 +135,10 @@ load_rule_set(const RuleManager &mgr, const std::vector<store::PolicyEntry> &man
 } // namespace
 
 Result<std::unique_ptr<Daemon>> Daemon::start(const Options &opts) {
-    // The store first: the managed rules are part of the rule set to start with.
+    RuleManager mgr(opts.rules);
+    if (auto st = check_privileges(); !st) return st.error();
+    if (auto st = check_btf(opts.btf); !st) return st.error();
+    // The store before the rules: the managed rules are part of the rule set to start with.
     std::optional<store::Database> db;
     store::Policy managed;
     if (!opts.db_path.empty()) {
@@ -149,11 +152,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Options &opts) {
         managed = std::move(*current);
         db.emplace(std::move(*opened));
     }
-    RuleManager mgr(opts.rules);
     auto rule_set = load_rule_set(mgr, managed.entries);
     if (!rule_set) return rule_set.error();
-    if (auto st = check_privileges(); !st) return st.error();
-    if (auto st = check_btf(opts.btf); !st) return st.error();
 
     auto mounts_text = enrich::read_file_bounded("/proc/mounts", 1 << 20);
     if (!mounts_text) return Error::from_errno("cannot read /proc/mounts");

@@ -330,8 +330,12 @@ std::optional<std::string> Enforcer::apply(const FlowVerdict &fv) {
         spdlog::warn("{}", st.error().message);
         return std::nullopt;
     }
-    for (const pl_tuple_key &k : tuple_keys(t))
-        if (auto st = set_->set_tuple_verdict(k, v); !st) spdlog::warn("{}", st.error().message);
+    // Refusals also by 5-tuple, for TC and XDP. Not limits: the socket's own hooks already
+    // charge its packets to the bucket, and TC charging them again would halve the rate.
+    if (!limits)
+        for (const pl_tuple_key &k : tuple_keys(t))
+            if (auto st = set_->set_tuple_verdict(k, v); !st)
+                spdlog::warn("{}", st.error().message);
     return done;
 }
 

@@ -69,6 +69,15 @@ void RuleManager::check(RulePlan &plan, const std::vector<PolicyEntry> &others,
     plan.ok = true;
 }
 
+RulePlan RuleManager::as_stored(RulePlan checked) const {
+    // Compiled again from the entries as they will be stored, so that every rule's location
+    // (what rule.list, explain and events name) is its managed entry, not the text it came in.
+    RulePlan plan = compile(checked.entries);
+    plan.changed = std::move(checked.changed);
+    plan.summary = std::move(checked.summary);
+    return plan;
+}
+
 RulePlan RuleManager::compile(const std::vector<PolicyEntry> &entries) const {
     RulePlan plan;
     plan.entries = entries;
@@ -164,7 +173,7 @@ RulePlan RuleManager::add(const std::vector<PolicyEntry> &current, const std::st
         if (std::none_of(current.begin(), current.end(),
                          [&](const PolicyEntry &e) { return e.name == n.name; }))
             plan.entries.push_back(n);
-    return plan;
+    return as_stored(std::move(plan));
 }
 
 RulePlan RuleManager::import(const std::string &text, const std::string &source) const {
@@ -191,8 +200,9 @@ RulePlan RuleManager::import(const std::string &text, const std::string &source)
     candidate->path = source.empty() ? "<rules>" : source;
     candidate->text = text;
     check(plan, {}, candidate);
-    if (plan.ok) plan.entries = std::move(items.entries);
-    return plan;
+    if (!plan.ok) return plan;
+    plan.entries = std::move(items.entries);
+    return as_stored(std::move(plan));
 }
 
 RulePlan RuleManager::remove(const std::vector<PolicyEntry> &current,

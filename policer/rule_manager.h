@@ -61,6 +61,8 @@ private:
     void check(RulePlan &plan, const std::vector<store::PolicyEntry> &others,
                rules::SourcePtr candidate) const;
 
+    RulePlan as_stored(RulePlan checked) const;
+
     std::vector<std::string> files_;
 };
 

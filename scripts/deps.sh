@@ -13,6 +13,8 @@ packages=(
     # run and test: real servers and clients that make real traffic, and a real capture
     iproute2 curl netcat-openbsd util-linux procps python3 openssl tcpdump
     dnsmasq-base dropbear-bin openssh-client bind9-dnsutils
+    # man pages: rendered and checked by a test (packaging/man)
+    man-db groff-base
     # benchmarks: nDPI's own reader, as the baseline
     libndpi-bin
 )

@@ -288,6 +288,13 @@ Status Database::check_identity(const Schema &schema, bool read_only) {
 }
 
 Status Database::configure(const OpenOptions &options) {
+    // Keep the -wal and -shm files when the last connection closes: SQLite opens a WAL database
+    // read-only only if they exist or the reader may create them, and a reader such as the CLI
+    // run by a member of the policer group may not create files beside the database.
+    int persist_wal = 1;
+    if (sqlite3_file_control(db_.get(), "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal) !=
+        SQLITE_OK)
+        return error("keep the WAL files");
     // WAL: readers never block the writer nor the writer them, and a commit is one append.
     auto mode = prepare("PRAGMA journal_mode = WAL");
     if (!mode) return mode.error();

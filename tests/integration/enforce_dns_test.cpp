@@ -5,6 +5,9 @@
 // its payload samples and pushes the address -> name entry into the kernel's name table; a
 // later connect() to the forbidden name's address fails with EPERM at the connect hook, while
 // the allowed name's address, and the forbidden address before any answer named it, pass.
+// Further tests ask A and AAAA on one socket, as getaddrinfo() does (both answers must name
+// their addresses), and check that learned names survive a SIGHUP reload and a reinstall of
+// full rule tables (forced by a flood of answers naming thousands of addresses).
 // Everything (namespace, cgroup, pins, threads) is removed by destructors, also on failure.
 #include "harness.h"
 #include "sockaddr_text.h"
@@ -182,17 +185,28 @@ std::optional<Question> parse_query(const uint8_t *p, size_t len) {
     return q;
 }
 
-// A name of the responder's zone and its addresses (empty: none of that family).
+// A name of the responder's zone and its addresses (empty: none of that family). A name with
+// `bulk` > 0 is answered, for an A question, with that many A records of addresses no other
+// answer gave (bulk_address(1), (2), ... in the order given out).
 struct ZoneEntry {
     std::string name, a, aaaa;
+    int bulk = 0;
 };
+
+// The i-th (from 1) address bulk answers give out: 198.18.0.0/15 (reserved for benchmarks).
+std::string bulk_address(uint32_t i) {
+    const uint32_t a = 0xc6120000u + (i & 0x1ffffu);
+    return std::to_string(a >> 24) + "." + std::to_string((a >> 16) & 0xff) + "." +
+           std::to_string((a >> 8) & 0xff) + "." + std::to_string(a & 0xff);
+}
 
 // The answer to `query` (already parsed as `q`): header and question echoed, AA set, RD
 // copied; one A or AAAA record when the zone has that address, none (NOERROR) when the name is
-// known without one, NXDOMAIN for other names. Additional records of the query (EDNS) are not
-// echoed.
+// known without one, NXDOMAIN for other names; `bulk` records for an A question of a bulk name,
+// counting the addresses given out in `bulk_given`. Additional records of the query (EDNS) are
+// not echoed.
 std::vector<uint8_t> make_answer(const uint8_t *query, const Question &q,
-                                 const std::vector<ZoneEntry> &zone) {
+                                 const std::vector<ZoneEntry> &zone, uint32_t &bulk_given) {
     std::vector<uint8_t> r(query, query + q.end);
     r[2] = static_cast<uint8_t>(0x84 | (query[2] & 0x01)); // QR, AA, RD as asked
     r[3] = 0;                                              // RA 0, NOERROR
@@ -205,19 +219,32 @@ std::vector<uint8_t> make_answer(const uint8_t *query, const Question &q,
         r[3] = 3; // NXDOMAIN
         return r;
     }
+    auto put_record = [&](uint16_t type, const uint8_t *addr, uint16_t rdlen) {
+        put16(r, 0xc00c); // the question's name
+        put16(r, type);
+        put16(r, 1); // IN
+        put16(r, static_cast<uint16_t>(kTtl >> 16));
+        put16(r, static_cast<uint16_t>(kTtl & 0xffff));
+        put16(r, rdlen);
+        r.insert(r.end(), addr, addr + rdlen);
+    };
+    if (entry->bulk > 0 && q.type == kTypeA) {
+        r[6] = static_cast<uint8_t>(entry->bulk >> 8); // ANCOUNT
+        r[7] = static_cast<uint8_t>(entry->bulk);
+        for (int i = 0; i < entry->bulk; ++i) {
+            uint8_t addr[4];
+            inet_pton(AF_INET, bulk_address(++bulk_given).c_str(), addr);
+            put_record(kTypeA, addr, 4);
+        }
+        return r;
+    }
     const std::string &text = q.type == kTypeA ? entry->a : q.type == kTypeAAAA ? entry->aaaa : "";
     uint8_t addr[16];
     const int af = q.type == kTypeA ? AF_INET : AF_INET6;
     if (text.empty() || inet_pton(af, text.c_str(), addr) != 1) return r; // NODATA
     const uint16_t rdlen = q.type == kTypeA ? 4 : 16;
-    r[7] = 1;         // ANCOUNT
-    put16(r, 0xc00c); // the question's name
-    put16(r, q.type);
-    put16(r, 1); // IN
-    put16(r, static_cast<uint16_t>(kTtl >> 16));
-    put16(r, static_cast<uint16_t>(kTtl & 0xffff));
-    put16(r, rdlen);
-    r.insert(r.end(), addr, addr + rdlen);
+    r[7] = 1; // ANCOUNT
+    put_record(q.type, addr, rdlen);
     return r;
 }
 
@@ -278,7 +305,7 @@ private:
                     ++ignored_;
                     continue;
                 }
-                auto r = make_answer(buf, *q, zone_);
+                auto r = make_answer(buf, *q, zone_, bulk_given_);
                 if (sendto(p.fd, r.data(), r.size(), 0, reinterpret_cast<sockaddr *>(&from),
                            flen) == static_cast<ssize_t>(r.size()))
                     ++answered_;
@@ -287,6 +314,7 @@ private:
     }
 
     std::vector<ZoneEntry> zone_;
+    uint32_t bulk_given_ = 0; // the responder thread's own
     std::vector<int> fds_;
     std::atomic<bool> stop_{false};
     std::atomic<int> answered_{0}, ignored_{0};
@@ -314,11 +342,22 @@ struct TestCgroup {
     TestCgroup &operator=(const TestCgroup &) = delete;
 };
 
-// What the resolving client got: its pid (the owner of the DNS flow) and the address of the one
-// answer record, as text ("" when the answer was not what was asked for; `error` says why).
+// The questions one client socket asked and the answers it got: the child's pid (the owner of
+// the DNS flow), and per question its query and the response with its id (empty: none came).
+struct Exchange {
+    pid_t pid = -1;
+    std::vector<uint16_t> types;
+    std::vector<std::vector<uint8_t>> queries, answers;
+    std::string error; // the child failed (no answer to some question after three tries, ...)
+};
+
+// What the resolving client got: its pid (the owner of the DNS flow) and, per question, the
+// address of its one answer record as text ("" when the answer was not what was asked for;
+// `error` says why). `addr` is the first question's.
 struct Resolved {
     pid_t pid = -1;
     std::string addr, error;
+    std::vector<std::string> addrs;
 };
 
 // The address in `r`, a response to `query` carrying one A/AAAA record; "" with `why` set
@@ -345,13 +384,26 @@ std::string answer_address(const std::vector<uint8_t> &query, const std::vector<
     return std::string(text);
 }
 
-// Resolves `name` (A or AAAA) by asking `server`:53 from a child process put into `cg` first: a
-// real UDP query from a real socket, retried twice after a second without answer. The child
-// makes no allocation after fork (the test process has threads): only system calls.
-Resolved resolve_in(const TestCgroup &cg, const std::string &server, const std::string &name,
-                    uint16_t type) {
+constexpr size_t kMaxQuestions = 8; // per socket: the kernel samples 8 packets per direction
+
+// Asks `server`:53 one question about `name` per entry of `types`, all from one UDP socket of a
+// child process put into `cg` first, as glibc's getaddrinfo() does for A and AAAA: every
+// question goes out before any answer is read, and the answers are matched to the questions by
+// id. Questions still without an answer after a second are sent again, twice at most; the
+// child then exits, closing its socket (which ends the flow). The child makes no allocation
+// after fork (the test process has threads): only system calls.
+Exchange ask_in(const TestCgroup &cg, const std::string &server, const std::string &name,
+                const std::vector<uint16_t> &types) {
     static uint16_t next_id = 0x5a00;
-    const std::vector<uint8_t> query = make_query(++next_id, name, type);
+    REQUIRE(!types.empty());
+    REQUIRE(types.size() <= kMaxQuestions);
+    Exchange x;
+    x.types = types;
+    for (uint16_t t : types)
+        x.queries.push_back(make_query(++next_id, name, t));
+    x.answers.resize(types.size());
+    const size_t count = x.queries.size();
+    const std::vector<std::vector<uint8_t>> &queries = x.queries;
     sockaddr_storage to{};
     const socklen_t tolen = sockaddr_from_text(server.c_str(), 53, to);
     REQUIRE(tolen != 0);
@@ -367,27 +419,41 @@ Resolved resolve_in(const TestCgroup &cg, const std::string &server, const std::
         close(cfd);
         int s = socket(to.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
         if (s < 0) _exit(91);
-        uint8_t buf[kMaxUdpDns];
-        for (int attempt = 0; attempt < 3; ++attempt) {
-            if (sendto(s, query.data(), query.size(), 0, reinterpret_cast<const sockaddr *>(&to),
-                       tolen) != static_cast<ssize_t>(query.size()))
-                _exit(92);
+        bool answered[kMaxQuestions] = {};
+        size_t left = count;
+        // To the pipe: each answer as a 2-byte length and its bytes, in one write (atomic).
+        uint8_t frame[2 + kMaxUdpDns];
+        for (int attempt = 0; attempt < 3 && left > 0; ++attempt) {
+            for (size_t i = 0; i < count; ++i)
+                if (!answered[i] && sendto(s, queries[i].data(), queries[i].size(), 0,
+                                           reinterpret_cast<const sockaddr *>(&to),
+                                           tolen) != static_cast<ssize_t>(queries[i].size()))
+                    _exit(92);
             pollfd p{s, POLLIN, 0};
-            if (poll(&p, 1, 1000) != 1) continue;
-            ssize_t n = recv(s, buf, sizeof(buf), 0);
-            if (n <= 0) _exit(93);
-            if (write(pipefd[1], buf, static_cast<size_t>(n)) != n) _exit(94);
-            _exit(0);
+            while (left > 0 && poll(&p, 1, 1000) == 1) {
+                ssize_t n = recv(s, frame + 2, kMaxUdpDns, 0);
+                if (n <= 0) _exit(93);
+                if (n < 2) continue;
+                for (size_t i = 0; i < count; ++i) {
+                    if (answered[i] || get16(frame + 2) != get16(queries[i].data())) continue;
+                    answered[i] = true;
+                    --left;
+                    frame[0] = static_cast<uint8_t>(n >> 8);
+                    frame[1] = static_cast<uint8_t>(n);
+                    if (write(pipefd[1], frame, static_cast<size_t>(n) + 2) != n + 2) _exit(94);
+                    break;
+                }
+            }
         }
-        _exit(95); // no answer
+        _exit(left == 0 ? 0 : 95); // 95: some question got no answer
     }
     close(pipefd[1]);
     std::vector<uint8_t> got;
-    uint8_t buf[kMaxUdpDns];
+    uint8_t buf[4096];
     for (;;) {
         pollfd p{pipefd[0], POLLIN, 0};
         if (poll(&p, 1, 10000) != 1) {
-            kill(pid, SIGKILL); // it gives up after 3 s: something is wrong
+            kill(pid, SIGKILL); // it gives up after 3 s without answers: something is wrong
             break;
         }
         ssize_t n = read(pipefd[0], buf, sizeof(buf));
@@ -397,14 +463,45 @@ Resolved resolve_in(const TestCgroup &cg, const std::string &server, const std::
     close(pipefd[0]);
     int status = 0;
     waitpid(pid, &status, 0);
-    Resolved res;
-    res.pid = pid;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        res.error = "resolver child failed, status " + std::to_string(status);
-        return res;
+    x.pid = pid;
+    for (size_t off = 0; off + 2 <= got.size();) {
+        const size_t len = get16(&got[off]);
+        off += 2;
+        if (len > got.size() - off) break;
+        for (size_t i = 0; i < count; ++i)
+            if (len >= 2 && get16(&got[off]) == get16(x.queries[i].data()))
+                x.answers[i].assign(got.begin() + static_cast<long>(off),
+                                    got.begin() + static_cast<long>(off + len));
+        off += len;
     }
-    res.addr = answer_address(query, got, type, res.error);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        x.error = "resolver child failed, status " + std::to_string(status);
+    return x;
+}
+
+// Resolves `name` for each of `types` (A, AAAA) on one socket (ask_in); the addresses are in
+// the order of `types`.
+Resolved resolve_in(const TestCgroup &cg, const std::string &server, const std::string &name,
+                    const std::vector<uint16_t> &types) {
+    Exchange x = ask_in(cg, server, name, types);
+    Resolved res;
+    res.pid = x.pid;
+    res.error = x.error;
+    for (size_t i = 0; i < x.queries.size(); ++i) {
+        std::string why;
+        res.addrs.push_back(answer_address(x.queries[i], x.answers[i], x.types[i], why));
+        if (!why.empty() && res.error.empty())
+            res.error = std::string(x.types[i] == kTypeA ? "A" : "AAAA") + ": " + why;
+    }
+    res.addr = res.addrs.empty() ? "" : res.addrs[0];
     return res;
+}
+
+// Resolves `name` (A or AAAA) with one query from a socket of its own: a real UDP query from a
+// real socket, retried twice after a second without answer.
+Resolved resolve_in(const TestCgroup &cg, const std::string &server, const std::string &name,
+                    uint16_t type) {
+    return resolve_in(cg, server, name, std::vector<uint16_t>{type});
 }
 
 // What pl-connect printed (first line), run in `cg`.
@@ -554,6 +651,83 @@ void run_scenario(int n, uint16_t type) {
     CHECK(allowed_srv->connection_count() == 2);
 }
 
+// ---- several answers on one socket (getaddrinfo()), reloads and reinstalls ----
+
+const std::string kBulk = "bulk.forbidden.test";
+constexpr int kBulkRecords = 28;  // A records per bulk answer: 485 bytes, within 512
+constexpr int kFloodSockets = 20; // x 8 answers x 28 = 4,480 addresses, each named kBulk
+constexpr uint32_t kFloodAddresses = kFloodSockets * kMaxQuestions * kBulkRecords;
+
+// Waits until policerd has read every answer the socket of `pid` got. Its flow events do not
+// say so: they carry the answer that classified the flow (dns.resolved_ip), not the ones it
+// learned from later. The flow's end does: the child exits, closing its socket, only once it
+// has all its answers, and policerd reads a flow's last samples before it reports the flow-end
+// (and learning writes the name into the kernel before returning).
+bool wait_all_read(Policerd &d, pid_t pid) {
+    auto ev = d.wait_for(flow_of("flow-end", pid, "udp"), 10000ms);
+    if (!ev) {
+        for (const auto &j : d.events())
+            if (at(j, "process.pid") == pid || is_action(j, "agent-stats")) MESSAGE(j.dump());
+        MESSAGE("policerd stderr:\n" << d.stderr_text());
+    }
+    return ev.has_value();
+}
+
+// A server namespace answering for both families (and the bulk name), TCP listeners on the four
+// addresses, a client cgroup and policerd enforcing kRules.
+struct BothFamilies {
+    ServerNet s;
+    DnsResponder dns;
+    std::unique_ptr<TcpServer> forbidden4, forbidden6, allowed4, allowed6;
+    TestCgroup cg;
+    Enforcing e;
+
+    BothFamilies(int n, const std::string &tag)
+        : s(n), dns(s.net, {s.net.ns_ip4(), s.net.ns_ip6()},
+                    {{kForbidden, s.forbidden4, s.forbidden6},
+                     {kAllowed, s.allowed4, s.allowed6},
+                     {kBulk, "", "", kBulkRecords}}),
+          forbidden4(listen_in(s.net, s.forbidden4)), forbidden6(listen_in(s.net, s.forbidden6)),
+          allowed4(listen_in(s.net, s.allowed4)), allowed6(listen_in(s.net, s.allowed6)), cg(tag),
+          e(kRules, tag) {}
+
+    // connect() from the client cgroup to each of the four addresses.
+    void check_connects(const std::string &forbidden_outcome) {
+        CHECK(connect_from(cg, "tcp", s.forbidden4, forbidden4->port()) == forbidden_outcome);
+        CHECK(connect_from(cg, "tcp", s.forbidden6, forbidden6->port()) == forbidden_outcome);
+        CHECK(connect_from(cg, "tcp", s.allowed4, allowed4->port()) == "ok");
+        CHECK(connect_from(cg, "tcp", s.allowed6, allowed6->port()) == "ok");
+    }
+
+    // Both names resolved the way getaddrinfo() does (A and AAAA on one socket; the forbidden
+    // one over IPv4, the allowed one over IPv6), and both answers of each read by policerd.
+    void resolve_both() {
+        Resolved bad = resolve_in(cg, s.net.ns_ip4(), kForbidden, {kTypeA, kTypeAAAA});
+        REQUIRE_MESSAGE(bad.error.empty(), "resolving " << kForbidden << ": " << bad.error);
+        REQUIRE(bad.addrs == std::vector<std::string>{s.forbidden4, s.forbidden6});
+        Resolved good = resolve_in(cg, s.net.ns_ip6(), kAllowed, {kTypeA, kTypeAAAA});
+        REQUIRE_MESSAGE(good.error.empty(), "resolving " << kAllowed << ": " << good.error);
+        REQUIRE(good.addrs == std::vector<std::string>{s.allowed4, s.allowed6});
+        CHECK(dns.ignored() == 0);
+        REQUIRE_MESSAGE(wait_all_read(*e.d, bad.pid),
+                        "no flow-end for the lookup of " << kForbidden);
+        REQUIRE_MESSAGE(wait_all_read(*e.d, good.pid),
+                        "no flow-end for the lookup of " << kAllowed);
+    }
+
+    // The generation of the rule tables policerd started with.
+    json start_generation() {
+        auto start = e.d->wait_for([](const json &j) { return is_action(j, "agent-start"); });
+        REQUIRE(start);
+        return at(*start, "policer.enforcement.generation");
+    }
+};
+
+// Every connection-refused event of kRule for `ip` (waiting up to 5 s for `count` of them).
+size_t refusals(Policerd &d, const std::string &ip, size_t count) {
+    return d.wait_for_count(refused_to(ip), count, 5000ms).size();
+}
+
 } // namespace
 
 TEST_CASE("enforce dns: a dst.domain rule refuses connect() to an address a real DNS answer (A) "
@@ -564,4 +738,76 @@ TEST_CASE("enforce dns: a dst.domain rule refuses connect() to an address a real
 TEST_CASE("enforce dns: a dst.domain rule refuses connect() to an address a real DNS answer "
           "(AAAA) named, and only after the answer, while the other name passes") {
     run_scenario(68, kTypeAAAA);
+}
+
+TEST_CASE("enforce dns: A and AAAA answers on one socket (as getaddrinfo() asks) both name "
+          "their addresses, and the names survive a SIGHUP reload") {
+    BothFamilies b(69, "dnsboth");
+    const json gen0 = b.start_generation();
+    CAPTURE(gen0);
+
+    // No answer has named the addresses yet.
+    b.check_connects("ok");
+    b.resolve_both();
+    // The second answer on the socket (AAAA) names its address as well as the first (A).
+    b.check_connects("error EPERM");
+
+    // A reload installs new rule tables; the addresses learned so far are written into them.
+    b.e.d->signal_hup();
+    auto reloaded = b.e.d->wait_for([](const json &j) { return is_action(j, "rules-reloaded"); });
+    REQUIRE_MESSAGE(reloaded, "no rules-reloaded event; stderr:\n" << b.e.d->stderr_text());
+    REQUIRE(at(*reloaded, "event.outcome") == "success");
+    CHECK(at(*reloaded, "policer.rules.generation") != gen0); // new tables, not the same ones
+    b.check_connects("error EPERM");
+
+    // Each refusal was the kernel's, at connect(), by the rule.
+    CHECK(refusals(*b.e.d, b.s.forbidden4, 2) == 2);
+    CHECK(refusals(*b.e.d, b.s.forbidden6, 2) == 2);
+    std::this_thread::sleep_for(200ms);
+    CHECK(b.forbidden4->connection_count() == 1); // before the answers only
+    CHECK(b.forbidden6->connection_count() == 1);
+    CHECK(b.allowed4->connection_count() == 3);
+    CHECK(b.allowed6->connection_count() == 3);
+}
+
+TEST_CASE("enforce dns: learned names survive a reinstall of full rule tables") {
+    BothFamilies b(79, "dnsfull");
+    const json gen0 = b.start_generation();
+    CAPTURE(gen0);
+    b.resolve_both();
+    b.check_connects("error EPERM");
+
+    // More addresses named by forbidden answers than the name table has room for (4,096
+    // beyond the names resolved at install): 8 answers (the sample budget) on each of 20
+    // sockets, every answer with 28 addresses no other answer gave.
+    std::vector<pid_t> pids;
+    for (int i = 0; i < kFloodSockets; ++i) {
+        Exchange x =
+            ask_in(b.cg, b.s.net.ns_ip4(), kBulk, std::vector<uint16_t>(kMaxQuestions, kTypeA));
+        REQUIRE_MESSAGE(x.error.empty(), "flood socket " << i << ": " << x.error);
+        pids.push_back(x.pid);
+    }
+    for (pid_t pid : pids)
+        REQUIRE_MESSAGE(b.e.d->wait_for(flow_of("flow-end", pid, "udp")),
+                        "no flow-end for the DNS flow of " << pid);
+    // The table overflowed: policerd installed new tables (a new generation).
+    auto stats = b.e.d->wait_for(
+        [&](const json &j) {
+            return is_action(j, "agent-stats") && at(j, "policer.enforcement.generation") != gen0;
+        },
+        5000ms);
+    if (!stats) {
+        for (const auto &j : b.e.d->events())
+            if (is_action(j, "agent-stats")) MESSAGE(j.dump());
+        MESSAGE("policerd stderr:\n" << b.e.d->stderr_text());
+    }
+    REQUIRE_MESSAGE(stats, "the rule tables were not reinstalled");
+
+    // What was learned before the reinstall (the test's four addresses, the first flood
+    // address) still names its address in the new tables, as does what came after (the last).
+    b.check_connects("error EPERM");
+    CHECK(connect_from(b.cg, "tcp", bulk_address(1), 80) == "error EPERM");
+    CHECK(connect_from(b.cg, "tcp", bulk_address(kFloodAddresses), 80) == "error EPERM");
+    CHECK(refusals(*b.e.d, b.s.forbidden4, 2) == 2);
+    CHECK(refusals(*b.e.d, b.s.forbidden6, 2) == 2);
 }
