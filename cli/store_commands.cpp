@@ -774,6 +774,8 @@ void print_top_text(const Snapshot &s, const Top &top, size_t max_rows) {
                         human_bytes(r.bytes_out)});
     }
     print_table(columns, rows);
+    if (s.rows.empty())
+        std::printf("(no live flow, and none ended in the last %s)\n", window.c_str());
     if (s.rows.size() > rows.size()) std::printf("(%zu more)\n", s.rows.size() - rows.size());
 }
 
