@@ -4,6 +4,8 @@
 #include "rules/source.h"
 #include "store/flow_store.h"
 
+#include "common/text.h"
+
 #include <algorithm>
 #include <cctype>
 #include <ctime>
@@ -14,14 +16,6 @@ namespace {
 
 constexpr int64_t kSecondMs = 1000;
 constexpr int64_t kMaxDurationMs = int64_t{100} * 366 * 24 * 3600 * kSecondMs; // a century
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-        s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-        s.remove_suffix(1);
-    return s;
-}
 
 bool is_digit(char c) {
     return c >= '0' && c <= '9';

@@ -1,6 +1,8 @@
 // filter.cpp - filters to WHERE clauses (see filter.h).
 #include "store/filter.h"
 
+#include "common/text.h"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -28,14 +30,6 @@ constexpr std::array<OpSpelling, 7> kOps{{
 
 const OpSpelling &spelling(FilterOp op) {
     return *std::find_if(kOps.begin(), kOps.end(), [op](const auto &s) { return s.op == op; });
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-        s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-        s.remove_suffix(1);
-    return s;
 }
 
 std::optional<int64_t> parse_int(std::string_view s) {

@@ -24,7 +24,6 @@ using namespace pltest;
 
 namespace {
 
-const char *kConnect = PL_CONNECT;
 const std::string kCompletion = std::string(PL_SOURCE_DIR) + "/packaging/completion/policer.bash";
 
 // policerd with a store and a control socket and no --rules, pinned under a test directory;
@@ -71,20 +70,6 @@ struct Managed {
 
 void write(const std::string &path, const std::string &text) {
     std::ofstream(path) << text;
-}
-
-// What pl-connect printed (first line).
-std::string client(const std::vector<std::string> &prefix, const std::vector<std::string> &args) {
-    std::vector<std::string> argv = prefix;
-    argv.push_back(kConnect);
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto r = run(argv, 20s);
-    auto nl = r.out.find('\n');
-    return nl == std::string::npos ? r.out : r.out.substr(0, nl);
-}
-
-std::vector<std::string> as_nobody() {
-    return {Binaries::run_in(), "--uid", "65534", "--gid", "65534", "--"};
 }
 
 // "revision 4: added x" -> 4

@@ -48,20 +48,6 @@ struct Enforcing {
     }
 };
 
-// What pl-connect printed (first line).
-std::string client(const std::vector<std::string> &prefix, const std::vector<std::string> &args) {
-    std::vector<std::string> argv = prefix;
-    argv.push_back(kConnect);
-    argv.insert(argv.end(), args.begin(), args.end());
-    auto r = run(argv, 20s);
-    auto nl = r.out.find('\n');
-    return nl == std::string::npos ? r.out : r.out.substr(0, nl);
-}
-
-std::vector<std::string> as_nobody() {
-    return {Binaries::run_in(), "--uid", "65534", "--gid", "65534", "--"};
-}
-
 std::vector<std::string> in_netns(const TestNetns &n) {
     return {Binaries::run_in(), "--netns", n.name(), "--"};
 }

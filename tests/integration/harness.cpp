@@ -557,6 +557,19 @@ size_t TcpServer::connection_count() const {
 
 // ---- clients in the test process ----
 
+std::string client(const std::vector<std::string> &prefix, const std::vector<std::string> &args) {
+    std::vector<std::string> argv = prefix;
+    argv.push_back(PL_CONNECT);
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = run(argv, 20s);
+    auto nl = r.out.find('\n');
+    return nl == std::string::npos ? r.out : r.out.substr(0, nl);
+}
+
+std::vector<std::string> as_nobody() {
+    return {Binaries::run_in(), "--uid", "65534", "--gid", "65534", "--"};
+}
+
 int connect_retry(const std::string &ip, uint16_t port) {
     for (int i = 0; i < 200; ++i) {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

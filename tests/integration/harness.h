@@ -208,6 +208,12 @@ private:
 // about 4 s while nothing listens there yet; the socket, or -1.
 int connect_retry(const std::string &ip, uint16_t port);
 
+// Runs pl-connect (tests/helpers/pl_connect.cpp) with `args`, after `prefix` (e.g. as_nobody());
+// returns the first line it printed ("ok", "error EPERM", "sent 3 refused 0", ...).
+std::string client(const std::vector<std::string> &prefix, const std::vector<std::string> &args);
+// A prefix running the command as nobody:nogroup (pl-run-in).
+std::vector<std::string> as_nobody();
+
 // ---- captures and scratch space ----
 
 // A temporary directory, removed with its contents by the destructor.
