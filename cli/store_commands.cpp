@@ -8,6 +8,7 @@
 #include "rules/evaluate.h"
 #include "rules/flow_attrs.h"
 #include "rules/rule_set.h"
+#include "store/flow_event.h"
 #include "store/flow_store.h"
 #include "store/schema.h"
 
@@ -23,6 +24,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -114,33 +116,67 @@ std::string pad(const std::string &s, size_t width, bool right) {
     return right ? std::string(width - s.size(), ' ') + s : s + std::string(width - s.size(), ' ');
 }
 
-void print_table(const std::vector<Column> &columns,
-                 const std::vector<std::vector<std::string>> &rows) {
-    std::vector<size_t> width(columns.size());
-    for (size_t c = 0; c < columns.size(); ++c) {
-        width[c] = std::string(columns[c].title).size();
-        for (const auto &row : rows)
-            width[c] = std::max(width[c], std::min(row[c].size(), columns[c].max));
+// Prints a table as rows come: widths are fitted to the first kFitRows rows (and the titles),
+// so a table of any length is printed in bounded memory; later cells are cut to those widths.
+class TablePrinter {
+public:
+    static constexpr size_t kFitRows = 1000;
+    explicit TablePrinter(const std::vector<Column> &columns) : columns_(columns) {}
+    ~TablePrinter() { finish(); }
+
+    void add(std::vector<std::string> row) {
+        if (!width_.empty()) {
+            line(row);
+            return;
+        }
+        pending_.push_back(std::move(row));
+        if (pending_.size() >= kFitRows) finish();
     }
-    auto line = [&](const std::vector<std::string> &cells) {
+
+    // Fixes the widths (if not yet) and prints what is held.
+    void finish() {
+        if (width_.empty()) {
+            width_.resize(columns_.size());
+            for (size_t c = 0; c < columns_.size(); ++c) {
+                width_[c] = std::string(columns_[c].title).size();
+                for (const auto &row : pending_)
+                    width_[c] = std::max(width_[c], std::min(row[c].size(), columns_[c].max));
+            }
+            std::vector<std::string> titles;
+            for (const auto &c : columns_)
+                titles.emplace_back(c.title);
+            line(titles);
+        }
+        for (const auto &row : pending_)
+            line(row);
+        pending_.clear();
+    }
+
+private:
+    void line(const std::vector<std::string> &cells) const {
         std::string out;
-        for (size_t c = 0; c < columns.size(); ++c) {
+        for (size_t c = 0; c < columns_.size(); ++c) {
             std::string cell =
-                fit(cells[c].empty() ? "-" : cells[c], width[c], columns[c].keep_tail);
+                fit(cells[c].empty() ? "-" : cells[c], width_[c], columns_[c].keep_tail);
             // The last column is not padded: no trailing blanks.
-            if (c + 1 < columns.size() || columns[c].right)
-                cell = pad(cell, width[c], columns[c].right);
+            if (c + 1 < columns_.size() || columns_[c].right)
+                cell = pad(cell, width_[c], columns_[c].right);
             out += (c ? "  " : "") + cell;
         }
         out += "\n";
         std::fputs(out.c_str(), stdout);
-    };
-    std::vector<std::string> titles;
-    for (const auto &c : columns)
-        titles.emplace_back(c.title);
-    line(titles);
+    }
+
+    const std::vector<Column> &columns_;
+    std::vector<size_t> width_; // empty until fixed
+    std::vector<std::vector<std::string>> pending_;
+};
+
+void print_table(const std::vector<Column> &columns,
+                 const std::vector<std::vector<std::string>> &rows) {
+    TablePrinter table(columns);
     for (const auto &row : rows)
-        line(row);
+        table.add(row);
 }
 
 // "  FIELD  id start_ms ...", wrapped: the columns --where accepts, from the store's own list.
@@ -274,34 +310,48 @@ int flows_command(int argc, const char *const *argv) {
         return 1;
     }
     store::FlowStore flows(*db);
-    auto found = flows.query(query);
-    if (!found) {
-        std::fprintf(stderr, "policer flows: %s\n", found.error().message.c_str());
-        return 1;
-    }
-    std::reverse(found->begin(), found->end()); // the newest last, as in a log
-
-    if (json) {
-        for (const store::StoredFlow &f : *found) {
-            std::fwrite(f.row.event_json.data(), 1, f.row.event_json.size(), stdout);
-            std::fputc('\n', stdout);
-        }
-        return 0;
-    }
-    if (found->empty()) {
-        std::fputs("policer flows: no stored flow matches\n", stderr);
-        return 0;
-    }
     static const std::vector<Column> columns = {
         {"TIME", 19},      {"USER", 16},    {"PROCESS", 40, false, true},
         {"CONTAINER", 20}, {"PROTO", 5},    {"FLOW", 56},
         {"L7", 12},        {"DOMAIN", 32},  {"VERDICT", 24},
         {"RULE", 24},      {"IN", 7, true}, {"OUT", 7, true},
     };
-    std::vector<std::vector<std::string>> rows;
-    for (const store::StoredFlow &f : *found)
-        rows.push_back(flow_cells(f.row));
-    print_table(columns, rows);
+    std::optional<TablePrinter> table;
+    size_t shown = 0;
+    auto show = [&](const store::StoredFlow &f) {
+        ++shown;
+        if (json) {
+            std::fwrite(f.row.event_json.data(), 1, f.row.event_json.size(), stdout);
+            std::fputc('\n', stdout);
+            return;
+        }
+        if (!table) table.emplace(columns);
+        table->add(flow_cells(f.row));
+    };
+
+    if (query.limit == 0) {
+        // Every match, oldest first, one row at a time: any number of flows in bounded memory.
+        Status read = flows.for_each(query, [&](const store::StoredFlow &f) {
+            show(f);
+            return true;
+        });
+        if (!read) {
+            if (table) table->finish();
+            std::fprintf(stderr, "policer flows: %s\n", read.error().message.c_str());
+            return 1;
+        }
+    } else {
+        auto found = flows.query(query); // the newest --limit, at most
+        if (!found) {
+            std::fprintf(stderr, "policer flows: %s\n", found.error().message.c_str());
+            return 1;
+        }
+        std::reverse(found->begin(), found->end()); // the newest last, as in a log
+        for (const store::StoredFlow &f : *found)
+            show(f);
+    }
+    if (table) table->finish();
+    if (shown == 0 && !json) std::fputs("policer flows: no stored flow matches\n", stderr);
     return 0;
 }
 
@@ -609,8 +659,10 @@ constexpr const char *kTopHelp = R"(
 A live view of the host's network activity by process (executable) and container, refreshed
 every --interval seconds:
   LIVE    flows open now (policerd's flow table, over the control socket: flows.live)
-  ENDED   flows that ended in the last interval (the store: flow records by end time)
-  IN/OUT  payload bytes received/sent by those ended flows
+  ENDED   flows that ended in the last interval (the store: flow records)
+  IN/OUT  payload bytes received/sent in the last interval: what live flows' counters grew
+          by since the previous refresh, and the rest of the flows that ended (a flow first
+          seen counts all of its bytes so far; with --once, live flows count since they began)
 Rows are sorted by bytes (IN + OUT), then live flows. On a terminal the screen is redrawn
 (Ctrl-C quits); otherwise each snapshot is printed after the last. --once prints one
 snapshot and exits. With --json, one JSON object per snapshot and line.
@@ -659,6 +711,16 @@ public:
             return r;
         };
 
+        // Bytes moved in this interval: what live flows' counters grew by since the last
+        // snapshot (all of it for a flow not seen before), plus, for flows that ended since,
+        // their final counters less what was already counted while they were live.
+        std::unordered_map<std::string, Moved> seen;
+        auto count = [&s](TopRow &t, const Moved &m) {
+            t.bytes_in += m.in;
+            t.bytes_out += m.out;
+            s.bytes_in += m.in;
+            s.bytes_out += m.out;
+        };
         auto live = client_.call({{"op", "flows.live"}, {"limit", 100000}});
         if (!live) return live.error();
         if (!live->value("ok", false))
@@ -666,11 +728,15 @@ public:
         const auto flows = live->find("flows");
         if (flows != live->end() && flows->is_array()) {
             for (const auto &f : *flows) {
-                const std::string *exe = text_at(f, {"process", "executable"});
-                const std::string *id = text_at(f, {"container", "id"});
-                const std::string *name = text_at(f, {"container", "name"});
-                ++row(exe ? *exe : "", id ? *id : "", name ? *name : "").live;
+                auto r = store::flow_row_from_event(f, std::string());
+                if (!r) continue; // no valid @timestamp: not a flow policerd would send
+                TopRow &t = row(r->exe, r->container_id, r->container_name);
+                ++t.live;
                 ++s.live;
+                const Moved now{r->bytes_in, r->bytes_out};
+                const std::string key = flow_key(*r);
+                count(t, now.minus(seen_by_key(key)));
+                seen[key] = now;
             }
         }
 
@@ -683,19 +749,29 @@ public:
         }
         if (db_) {
             store::FlowStore store(*db_);
-            Status read = store.for_each_since(s.time_ms - interval_ms_, [&](const auto &f) {
+            // The first snapshot counts the flows that ended in the last interval; later ones,
+            // every flow stored since the previous snapshot (by row id, so none twice).
+            const bool first = !store_read_;
+            const int64_t since = first ? s.time_ms - interval_ms_ : last_time_ms_ - interval_ms_;
+            int64_t max_id = last_id_;
+            Status read = store.for_each_since(since, [&](const store::StoredFlow &f) {
+                if (!first && f.id <= last_id_) return true;
+                max_id = std::max(max_id, f.id);
                 const store::FlowRow &r = f.row;
                 TopRow &t = row(r.exe, r.container_id, r.container_name);
                 ++t.ended;
-                t.bytes_in += r.bytes_in;
-                t.bytes_out += r.bytes_out;
                 ++s.ended;
-                s.bytes_in += r.bytes_in;
-                s.bytes_out += r.bytes_out;
+                count(t, Moved{r.bytes_in, r.bytes_out}.minus(seen_by_key(flow_key(r))));
                 return true;
             });
             if (!read) s.store_error = read.error().message;
+            if (read) {
+                last_id_ = max_id;
+                store_read_ = true;
+            }
         }
+        last_time_ms_ = s.time_ms;
+        seen_ = std::move(seen);
 
         for (auto &[key, r] : rows)
             s.rows.push_back(std::move(r));
@@ -714,10 +790,33 @@ public:
     const std::string &db_path() const { return db_path_; }
 
 private:
+    struct Moved {
+        int64_t in = 0, out = 0;
+        // Counters only grow; a flow key reused by a new flow starts from zero again.
+        Moved minus(const Moved &before) const {
+            if (in < before.in || out < before.out) return *this;
+            return {in - before.in, out - before.out};
+        }
+    };
+
+    // A flow by its 5-tuple: the same for its live entry and its stored record.
+    static std::string flow_key(const store::FlowRow &r) {
+        return r.l4_proto + ' ' + r.src_ip + ' ' + std::to_string(r.src_port) + ' ' + r.dst_ip +
+               ' ' + std::to_string(r.dst_port);
+    }
+    Moved seen_by_key(const std::string &key) const {
+        auto it = seen_.find(key);
+        return it == seen_.end() ? Moved{} : it->second;
+    }
+
     ControlClient client_;
     std::string db_path_;
     int64_t interval_ms_;
     std::unique_ptr<store::Database> db_;
+    std::unordered_map<std::string, Moved> seen_; // live flows' counters at the last snapshot
+    int64_t last_id_ = 0;                         // newest stored flow counted so far
+    bool store_read_ = false;                     // last_id_ is known
+    int64_t last_time_ms_ = 0;
 };
 
 std::string seconds_text(int64_t ms) {

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
+#include <unordered_map>
 
 namespace policer::daemon {
 namespace {
@@ -167,10 +169,27 @@ Json Daemon::change_rules(const RulePlan &plan, const std::string &action, const
 }
 
 Json Daemon::live_flows(size_t limit) {
+    // Counters so far: TCP from the kernel's sockets (one iterator pass for all of them), UDP
+    // from the kernel's flow map. A flow whose counters cannot be read is listed without them.
+    std::unordered_map<uint64_t, pl_flow_counters> tcp;
+    if (auto live = probes_->tcp_live(flows_.capacity())) {
+        for (const auto &r : *live)
+            tcp.emplace(r.cookie, r.counters);
+    } else {
+        spdlog::warn("live flows are listed without TCP counters: {}", live.error().message);
+    }
     Json out = Json::array();
     flows_.for_each([&](const FlowRecord &rec) {
-        if (out.size() < limit && rec.start_reported)
-            out.push_back(with_verdict(flow_event(rec, FlowPhase::Start, ecs_), !rec.l7));
+        if (out.size() >= limit || !rec.start_reported) return;
+        Json doc = with_verdict(flow_event(rec, FlowPhase::Start, ecs_), !rec.l7);
+        std::optional<pl_flow_counters> counters;
+        if (rec.key.is_udp()) {
+            if (auto v = probes_->udp_flow(rec.key.k)) counters = v->counters;
+        } else if (auto it = tcp.find(rec.key.k.cookie); it != tcp.end()) {
+            counters = it->second;
+        }
+        if (counters) add_counters(doc, rec.tuple, *counters);
+        out.push_back(std::move(doc));
     });
     return out;
 }
@@ -202,6 +221,16 @@ Json Daemon::status_reply() {
                              {"kind", "enforce"}});
     r["hooks"] = hooks;
     if (ifaces_) r["interfaces"] = ifaces_->status();
+    // Kernel map fill: how close each table is to its limit (LRU maps then evict).
+    Json maps = Json::object();
+    auto add_fill = [&maps](const std::vector<probes::MapFill> &fill, const char *object) {
+        for (const auto &m : fill)
+            maps[m.name] = {
+                {"object", object}, {"entries", m.entries}, {"max_entries", m.max_entries}};
+    };
+    add_fill(probes_->map_fill(), "observe");
+    if (enforcer_) add_fill(enforcer_->kernel().map_fill(), "enforce");
+    r["maps"] = maps;
     // The counters of agent-stats: ring buffers, tables and their fill, enforcement.
     Json stats = stats_event("agent-stats");
     r["policer"] = stats.contains("policer") ? stats["policer"] : Json::object();

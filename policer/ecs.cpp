@@ -87,6 +87,25 @@ const char *network_type(const pl_tuple &t) {
     return is_v4_mapped(t.saddr) && is_v4_mapped(t.daddr) ? "ipv4" : "ipv6";
 }
 
+namespace {
+
+// The counters are the local socket's; the source is the initiator.
+void put_counters(const pl_tuple &t, const pl_flow_counters &c, Json &src, Json &dst, Json &net) {
+    const bool egress = t.direction == PL_DIR_EGRESS;
+    src["bytes"] = egress ? c.bytes_sent : c.bytes_received;
+    src["packets"] = egress ? c.packets_sent : c.packets_received;
+    dst["bytes"] = egress ? c.bytes_received : c.bytes_sent;
+    dst["packets"] = egress ? c.packets_received : c.packets_sent;
+    net["bytes"] = c.bytes_sent + c.bytes_received;
+    net["packets"] = c.packets_sent + c.packets_received;
+}
+
+} // namespace
+
+void add_counters(Json &doc, const pl_tuple &t, const pl_flow_counters &c) {
+    put_counters(t, c, doc["source"], doc["destination"], doc["network"]);
+}
+
 Json flow_event(const FlowRecord &f, FlowPhase phase, const EcsContext &ctx) {
     const bool end = phase == FlowPhase::End;
     const pl_tuple &t = f.tuple;
@@ -124,17 +143,7 @@ Json flow_event(const FlowRecord &f, FlowPhase phase, const EcsContext &ctx) {
     net["direction"] = direction_name(t.direction);
 
     Json src = endpoint(t, true), dst = endpoint(t, false);
-    if (end) {
-        // The counters are the local socket's; the source is the initiator.
-        const bool egress = t.direction == PL_DIR_EGRESS;
-        const auto &c = f.counters;
-        src["bytes"] = egress ? c.bytes_sent : c.bytes_received;
-        src["packets"] = egress ? c.packets_sent : c.packets_received;
-        dst["bytes"] = egress ? c.bytes_received : c.bytes_sent;
-        dst["packets"] = egress ? c.packets_received : c.packets_sent;
-        net["bytes"] = c.bytes_sent + c.bytes_received;
-        net["packets"] = c.packets_sent + c.packets_received;
-    }
+    if (end) put_counters(t, f.counters, src, dst, net);
     if (f.remote_domain) (t.direction == PL_DIR_INGRESS ? src : dst)["domain"] = *f.remote_domain;
     doc["network"] = net;
     doc["source"] = src;

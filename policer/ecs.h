@@ -31,6 +31,10 @@ enum class FlowPhase {
 
 Json flow_event(const FlowRecord &flow, FlowPhase phase, const EcsContext &ctx);
 
+// Adds a flow's counters (source/destination/network .bytes and .packets) to its event: what
+// flow-end carries, and what live flows carry so far.
+void add_counters(Json &doc, const pl_tuple &t, const pl_flow_counters &c);
+
 // The common envelope of agent events (agent-start, agent-stats, agent-stop).
 Json agent_event(const char *action, const char *kind, const EcsContext &ctx);
 

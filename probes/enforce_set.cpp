@@ -396,4 +396,8 @@ int EnforceSet::events_fd() const {
     return bpf_map__fd(skel_->maps.pl_enf_events);
 }
 
+std::vector<MapFill> EnforceSet::map_fill() const {
+    return probes::map_fill(skel_->obj);
+}
+
 } // namespace policer::probes

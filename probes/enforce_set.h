@@ -67,6 +67,8 @@ public:
     // Generation in force (0: none). After adoption, the one the earlier policerd installed.
     uint32_t generation() const;
     const std::vector<Hook> &hooks() const { return hooks_; }
+    // How full the hash maps are (policer status).
+    std::vector<MapFill> map_fill() const;
 
     // Writes `t` into the bank not in force, then makes it the one in force. On error nothing
     // changes in the kernel's decisions. `t.header().generation` must be generation() + 1 or

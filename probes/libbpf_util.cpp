@@ -65,4 +65,30 @@ Status sum_percpu_counters(int fd, uint32_t count, uint64_t *out) {
     return Ok{};
 }
 
+std::vector<MapFill> map_fill(const bpf_object *obj) {
+    std::vector<MapFill> out;
+    const bpf_map *map;
+    bpf_object__for_each_map(map, obj) {
+        switch (bpf_map__type(map)) {
+        case BPF_MAP_TYPE_HASH:
+        case BPF_MAP_TYPE_LRU_HASH:
+        case BPF_MAP_TYPE_PERCPU_HASH:
+        case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+        case BPF_MAP_TYPE_LPM_TRIE: break;
+        default: continue;
+        }
+        MapFill fill{bpf_map__name(map), 0, bpf_map__max_entries(map)};
+        const int fd = bpf_map__fd(map);
+        std::vector<unsigned char> key(bpf_map__key_size(map)), next(key.size());
+        // Bounded by max_entries: a map that changes while it is walked can restart the walk.
+        for (const void *prev = nullptr; fill.entries < fill.max_entries; prev = key.data()) {
+            if (bpf_map_get_next_key(fd, prev, next.data()) != 0) break;
+            key.swap(next);
+            ++fill.entries;
+        }
+        out.push_back(std::move(fill));
+    }
+    return out;
+}
+
 } // namespace policer::probes

@@ -113,6 +113,13 @@ struct pl_flow_counters {
     __u64 packets_received;
 };
 
+/* One live TCP flow's counters, as the pl_tcp_live iterator writes them (docs/probes.md): read
+ * on demand from the kernel's tcp_sock, so TCP flows cost nothing per packet. */
+struct pl_tcp_live {
+    __u64 cookie;
+    struct pl_flow_counters counters;
+};
+
 /* Flow flags. */
 #define PL_FLOW_ESTABLISHED (1u << 0) /* TCP reached ESTABLISHED */
 #define PL_FLOW_IDLE (1u << 1)        /* UDP flow ended by idle timeout */
@@ -266,23 +273,23 @@ enum pl_counter {
 
 /* The fields the kernel looks up (one table slot each). */
 enum pl_rule_field {
-    PL_RF_CLASS = 0,   /* direction, l4.proto, ip.family: array index PL_RULE_CLASS(...) */
-    PL_RF_USER_ID,     /* ranges: uid */
-    PL_RF_USER_NAME,   /* names: uid -> the user.name rules that name it */
-    PL_RF_GROUP_ID,    /* ranges: gid */
-    PL_RF_GROUP_NAME,  /* names: gid */
-    PL_RF_SRC_PORT,    /* ranges: port */
-    PL_RF_DST_PORT,    /* ranges: port */
-    PL_RF_SRC_IP4,     /* ranges: IPv4 address */
-    PL_RF_DST_IP4,     /* ranges: IPv4 address */
-    PL_RF_SRC_IP6,     /* ranges: IPv6 address */
-    PL_RF_DST_IP6,     /* ranges: IPv6 address */
-    PL_RF_SRC_DOMAIN,  /* names: address learned from DNS answers */
-    PL_RF_DST_DOMAIN,  /* names: address learned from DNS answers */
-    PL_RF_COMM,        /* names: the task's comm */
-    PL_RF_EXE,         /* names: executable (device, inode) from pl_procs */
-    PL_RF_CGROUP,      /* names: cgroup id -> cgroup.path and container.* of that cgroup */
-    PL_RF_IFACE,       /* names: interface index (TC only; unknown at the socket hooks) */
+    PL_RF_CLASS = 0,  /* direction, l4.proto, ip.family: array index PL_RULE_CLASS(...) */
+    PL_RF_USER_ID,    /* ranges: uid */
+    PL_RF_USER_NAME,  /* names: uid -> the user.name rules that name it */
+    PL_RF_GROUP_ID,   /* ranges: gid */
+    PL_RF_GROUP_NAME, /* names: gid */
+    PL_RF_SRC_PORT,   /* ranges: port */
+    PL_RF_DST_PORT,   /* ranges: port */
+    PL_RF_SRC_IP4,    /* ranges: IPv4 address */
+    PL_RF_DST_IP4,    /* ranges: IPv4 address */
+    PL_RF_SRC_IP6,    /* ranges: IPv6 address */
+    PL_RF_DST_IP6,    /* ranges: IPv6 address */
+    PL_RF_SRC_DOMAIN, /* names: address learned from DNS answers */
+    PL_RF_DST_DOMAIN, /* names: address learned from DNS answers */
+    PL_RF_COMM,       /* names: the task's comm */
+    PL_RF_EXE,        /* names: executable (device, inode) from pl_procs */
+    PL_RF_CGROUP,     /* names: cgroup id -> cgroup.path and container.* of that cgroup */
+    PL_RF_IFACE,      /* names: interface index (TC only; unknown at the socket hooks) */
     PL_RF_COUNT,
 };
 
@@ -306,10 +313,10 @@ struct pl_rule_range_key {
 
 /* Name tables (exact keys) in one hash map. Unused bytes are zero. */
 struct pl_rule_name_key {
-    __u32 field; /* enum pl_rule_field */
+    __u32 field;  /* enum pl_rule_field */
     __u32 family; /* PL_AF_* for domains; 0 otherwise */
     union {
-        __u32 id;        /* uid, gid, ifindex */
+        __u32 id; /* uid, gid, ifindex */
         __u64 cgroup_id;
         struct {
             __u64 dev;
@@ -354,8 +361,8 @@ struct pl_rule_term {
 
 struct pl_rule_header {
     __u32 generation;
-    __u32 terms;       /* bits in use */
-    __u32 words;       /* (terms + 63) / 64: the words the kernel ANDs */
+    __u32 terms; /* bits in use */
+    __u32 words; /* (terms + 63) / 64: the words the kernel ANDs */
     __u32 rules;
     __u32 used_fields; /* bit per enum pl_rule_field: a field no rule tests is not looked up */
     __u32 exact_bm;    /* bitmap id: terms whose every literal the kernel can decide */
@@ -401,9 +408,9 @@ struct pl_flow_verdict {
     __u8 per;    /* limit: enum pl_rule_limit_per */
     __u32 rule;  /* index in decision order of the generation */
     __u32 generation;
-    __u32 rate;  /* limit: tokens per second */
-    __u32 burst; /* limit: bucket size */
-    __u32 flags; /* PL_FV_* */
+    __u32 rate;            /* limit: tokens per second */
+    __u32 burst;           /* limit: bucket size */
+    __u32 flags;           /* PL_FV_* */
     __u64 limit_id;        /* limit: the tgid, uid or cgroup id the bucket is per */
     __u64 packets_dropped; /* updated by the kernel */
     __u64 bytes_dropped;
@@ -442,13 +449,13 @@ struct pl_enf_sock {
 
 /* Where a refusal (or, in audit, a would-be refusal) happened. */
 enum pl_enforce_hook {
-    PL_HOOK_CONNECT = 1,  /* connect(2): the caller got EPERM */
-    PL_HOOK_SENDMSG = 2,  /* sendto/sendmsg with an address: EPERM */
-    PL_HOOK_INGRESS = 3,  /* first packet of an inbound flow, dropped */
-    PL_HOOK_VERDICT = 4,  /* a packet of a flow with a deny verdict, dropped */
-    PL_HOOK_LIMIT = 5,    /* over a limit rule's rate, dropped */
-    PL_HOOK_TC = 6,       /* TC on an interface */
-    PL_HOOK_XDP = 7,      /* XDP on an uplink */
+    PL_HOOK_CONNECT = 1, /* connect(2): the caller got EPERM */
+    PL_HOOK_SENDMSG = 2, /* sendto/sendmsg with an address: EPERM */
+    PL_HOOK_INGRESS = 3, /* first packet of an inbound flow, dropped */
+    PL_HOOK_VERDICT = 4, /* a packet of a flow with a deny verdict, dropped */
+    PL_HOOK_LIMIT = 5,   /* over a limit rule's rate, dropped */
+    PL_HOOK_TC = 6,      /* TC on an interface */
+    PL_HOOK_XDP = 7,     /* XDP on an uplink */
 };
 
 /* On the pl_enf_events ring: a connection or packet refused. Bounded by the ring: when full,
@@ -463,11 +470,11 @@ struct pl_deny_event {
     __u32 uid;
     __u32 gid;
     __u32 tgid;
-    __u32 rule;       /* UINT32_MAX: the default verdict */
+    __u32 rule; /* UINT32_MAX: the default verdict */
     __u32 generation;
-    __u8 action;      /* enum pl_rule_action_kind */
-    __u8 audit;       /* 1: would have been refused (audit); nothing was */
-    __u8 hook;        /* enum pl_enforce_hook */
+    __u8 action; /* enum pl_rule_action_kind */
+    __u8 audit;  /* 1: would have been refused (audit); nothing was */
+    __u8 hook;   /* enum pl_enforce_hook */
     __u8 exe_known;
     char comm[PL_COMM_LEN];
 };
@@ -495,19 +502,19 @@ struct pl_tuple_key {
 
 /* Per-CPU counters of the enforcement object (pl_enf_counters). */
 enum pl_enforce_counter {
-    PL_ECNT_DECISIONS = 0,     /* rule-table decisions made */
-    PL_ECNT_CONNECT_DENIED,    /* connect(2) refused */
-    PL_ECNT_SENDMSG_DENIED,    /* sendmsg(2) refused */
-    PL_ECNT_INGRESS_DENIED,    /* inbound first packets dropped */
-    PL_ECNT_VERDICT_DROPS,     /* packets dropped by a flow verdict */
-    PL_ECNT_LIMIT_DROPS,       /* over a limit */
-    PL_ECNT_AUDIT_WOULD_DENY,  /* audit: would have refused */
-    PL_ECNT_DEFERRED,          /* tier 2/3 rules first: passed until policerd decides */
-    PL_ECNT_EVAL_ERRORS,       /* inconsistent tables (should stay 0): passed */
-    PL_ECNT_EVENT_DROPS,       /* refusal reports lost (ring full) */
-    PL_ECNT_TC_DROPS,          /* TC drops */
-    PL_ECNT_TC_RESETS,         /* TC resets sent */
-    PL_ECNT_XDP_DROPS,         /* XDP drops */
+    PL_ECNT_DECISIONS = 0,    /* rule-table decisions made */
+    PL_ECNT_CONNECT_DENIED,   /* connect(2) refused */
+    PL_ECNT_SENDMSG_DENIED,   /* sendmsg(2) refused */
+    PL_ECNT_INGRESS_DENIED,   /* inbound first packets dropped */
+    PL_ECNT_VERDICT_DROPS,    /* packets dropped by a flow verdict */
+    PL_ECNT_LIMIT_DROPS,      /* over a limit */
+    PL_ECNT_AUDIT_WOULD_DENY, /* audit: would have refused */
+    PL_ECNT_DEFERRED,         /* tier 2/3 rules first: passed until policerd decides */
+    PL_ECNT_EVAL_ERRORS,      /* inconsistent tables (should stay 0): passed */
+    PL_ECNT_EVENT_DROPS,      /* refusal reports lost (ring full) */
+    PL_ECNT_TC_DROPS,         /* TC drops */
+    PL_ECNT_TC_RESETS,        /* TC resets sent */
+    PL_ECNT_XDP_DROPS,        /* XDP drops */
     PL_ECNT_MAX,
 };
 
@@ -521,6 +528,7 @@ PL_ABI_ASSERT(sizeof(struct pl_event_header) == 16, "pl_event_header");
 PL_ABI_ASSERT(sizeof(struct pl_ident) == 88, "pl_ident");
 PL_ABI_ASSERT(sizeof(struct pl_tuple) == 40, "pl_tuple");
 PL_ABI_ASSERT(sizeof(struct pl_flow_event) == 192, "pl_flow_event");
+PL_ABI_ASSERT(sizeof(struct pl_tcp_live) == 40, "pl_tcp_live");
 PL_ABI_ASSERT(sizeof(struct pl_exec_event) == 1648, "pl_exec_event");
 PL_ABI_ASSERT(sizeof(struct pl_fork_event) == 104, "pl_fork_event");
 PL_ABI_ASSERT(sizeof(struct pl_exit_event) == 32, "pl_exit_event");

@@ -99,7 +99,17 @@ Status ProbeSet::attach() {
     bpf_object__for_each_program(prog, skel_->obj) {
         Hook hook{bpf_program__name(prog), bpf_program__section_name(prog), "kernel"};
         bpf_link *link;
-        if (is_cgroup_program(prog)) {
+        if (prog == skel_->progs.pl_tcp_live) {
+            // An iterator: bound to the socket storage map, run when read (tcp_live()).
+            union bpf_iter_link_info info {};
+            info.map.map_fd = static_cast<uint32_t>(bpf_map__fd(skel_->maps.pl_sock));
+            DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, iter_opts);
+            iter_opts.link_info = &info;
+            iter_opts.link_info_len = sizeof(info);
+            link = bpf_program__attach_iter(prog, &iter_opts);
+            hook.target = "pl_sock";
+            if (link) tcp_live_.reset(link);
+        } else if (is_cgroup_program(prog)) {
             hook.target = opts_.cgroup_root;
             link = bpf_program__attach_cgroup(prog, cgroup_fd_.get());
         } else {
@@ -110,7 +120,7 @@ Status ProbeSet::attach() {
             return Error::from_errno(
                 "cannot attach " + hook.program + " (" + hook.section + ") to " + hook.target, err);
         }
-        links.emplace_back(link);
+        if (link != tcp_live_.get()) links.emplace_back(link);
         bpf_prog_info info{};
         uint32_t info_len = sizeof(info);
         if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &info_len) == 0) hook.id = info.id;
@@ -167,6 +177,36 @@ std::optional<pl_udp_value> ProbeSet::take_udp_flow(const pl_flow_key &key) {
     return v;
 }
 
+Result<std::vector<pl_tcp_live>> ProbeSet::tcp_live(size_t max) const {
+    if (!tcp_live_) return Error{"the live TCP counters iterator is not attached"};
+    UniqueFd it(bpf_iter_create(bpf_link__fd(tcp_live_.get())));
+    if (!it) return Error::from_errno("cannot start the live TCP counters iterator");
+    std::vector<pl_tcp_live> out;
+    // Records are whole: the iterator writes each with one bpf_seq_write, and read() returns
+    // whole seq_file pages. A short record would be a kernel bug, and is refused.
+    std::vector<char> buf(64 * sizeof(pl_tcp_live));
+    size_t have = 0;
+    while (out.size() < max) {
+        ssize_t n = ::read(it.get(), buf.data() + have, buf.size() - have);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return Error::from_errno("cannot read the live TCP counters iterator");
+        if (n == 0) break;
+        have += static_cast<size_t>(n);
+        size_t used = 0;
+        for (; have - used >= sizeof(pl_tcp_live) && out.size() < max;
+             used += sizeof(pl_tcp_live)) {
+            pl_tcp_live rec;
+            std::memcpy(&rec, buf.data() + used, sizeof(rec));
+            out.push_back(rec);
+        }
+        std::memmove(buf.data(), buf.data() + used, have - used);
+        have -= used;
+    }
+    if (have != 0 && out.size() < max)
+        return Error{"the live TCP counters iterator returned a partial record"};
+    return out;
+}
+
 Result<std::vector<std::pair<pl_flow_key, pl_udp_value>>> ProbeSet::udp_flows() const {
     constexpr uint32_t kBatch = 256;
     int fd = bpf_map__fd(skel_->maps.pl_udp_flows);
@@ -190,6 +230,10 @@ Result<std::vector<std::pair<pl_flow_key, pl_udp_value>>> ProbeSet::udp_flows() 
         first = false;
     }
     return out;
+}
+
+std::vector<MapFill> ProbeSet::map_fill() const {
+    return probes::map_fill(skel_->obj);
 }
 
 } // namespace policer::probes

@@ -5,6 +5,7 @@
 
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "probes/libbpf_util.h"
 #include "probes/probe_abi.h"
 
 #include <array>
@@ -67,6 +68,8 @@ public:
     const std::vector<std::string> &skipped() const { return skipped_; }
 
     const std::vector<Hook> &hooks() const { return hooks_; }
+    // How full the hash maps are (policer status).
+    std::vector<MapFill> map_fill() const;
     int events_fd() const;
     int samples_fd() const;
     uint32_t ringbuf_bytes() const { return opts_.ringbuf_bytes; }
@@ -83,6 +86,10 @@ public:
     // Stop sampling a flow (its dissection is over); forget it when it ends.
     void mark_classified(const pl_flow_key &key);
     void forget_flow(const pl_flow_key &key);
+
+    // The counters of every live TCP flow (sockets with a reported flow), read from the kernel
+    // by the pl_tcp_live iterator; at most `max` records.
+    Result<std::vector<pl_tcp_live>> tcp_live(size_t max) const;
 
     // Every UDP flow in the kernel map, read in batches (for the idle sweep).
     Result<std::vector<std::pair<pl_flow_key, pl_udp_value>>> udp_flows() const;
@@ -103,6 +110,7 @@ private:
     Skel skel_;
     UniqueFd cgroup_fd_;
     std::vector<Link> links_;
+    Link tcp_live_; // the iterator over the socket storage map; each read makes a new iterator
     std::vector<Hook> hooks_;
     std::vector<std::string> skipped_; // optional probes that could not attach
 };

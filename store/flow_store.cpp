@@ -118,6 +118,21 @@ Result<std::vector<StoredFlow>> FlowStore::query(const FlowQuery &query) {
     return flows;
 }
 
+Status FlowStore::for_each(const FlowQuery &query,
+                           const std::function<bool(const StoredFlow &)> &visit) {
+    auto where = build_where(query.filters, flow_columns(), "end_ms", query.since, query.until);
+    if (!where) return where.error();
+    auto stmt = db_.prepare("SELECT id, " + std::string(kColumns) + " FROM flows" + where->sql +
+                            " ORDER BY end_ms, id");
+    if (!stmt) return stmt.error();
+    if (auto bound = bind_where(*stmt, *where); !bound) return bound.error();
+    for (;;) {
+        auto row = stmt->step();
+        if (!row) return row.error();
+        if (!*row || !visit(read_row(*stmt))) return Ok{};
+    }
+}
+
 Status FlowStore::for_each_since(int64_t since_ms,
                                  const std::function<bool(const StoredFlow &)> &visit) {
     auto stmt = db_.prepare("SELECT id, " + std::string(kColumns) +

@@ -70,6 +70,9 @@ public:
 
     // Every flow with end_ms >= since_ms, oldest first, one row in memory at a time; stops
     // early when `visit` returns false. The rows are those of one read snapshot.
+    // Every flow the query matches (its limit is ignored), oldest first, one row at a time;
+    // `visit` returns false to stop.
+    Status for_each(const FlowQuery &query, const std::function<bool(const StoredFlow &)> &visit);
     Status for_each_since(int64_t since_ms, const std::function<bool(const StoredFlow &)> &visit);
 
     Result<int64_t> count();

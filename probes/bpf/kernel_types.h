@@ -188,10 +188,27 @@ struct tcp_sock {
     u64 bytes_sent;     /* payload sent, retransmissions included */
     u64 bytes_retrans;  /* payload retransmitted */
     u64 bytes_received; /* rcv_nxt advance: payload, plus 1 for a FIN the socket processed */
+    u32 segs_in;        /* segments received */
+    u32 segs_out;       /* segments sent */
 };
 
 struct socket {
     struct sock *sk;
+};
+
+/* Context of an iterator over a BPF_MAP_TYPE_SK_STORAGE map (iter/bpf_sk_storage_map): one call
+ * per socket that has storage in the map, then one with sk == NULL at the end. */
+struct seq_file;
+struct bpf_map;
+struct bpf_iter_meta {
+    struct seq_file *seq;
+};
+
+struct bpf_iter__bpf_sk_storage_map {
+    struct bpf_iter_meta *meta;
+    struct bpf_map *map;
+    struct sock *sk;
+    void *value;
 };
 
 /* Record of the classic syscalls:sys_exit_* tracepoints. */

@@ -4,7 +4,7 @@
  * (connect) or when an inbound handshake completes, and ends when the socket reaches CLOSE,
  * with the kernel's own byte and segment counters. No per-packet work.
  */
-#include "common.bpf.h"
+#include "tcp_counters.bpf.h"
 
 #define PL_TCP_CLOSE 7 /* BPF_TCP_CLOSE */
 
@@ -33,12 +33,8 @@ static __always_inline void pl_tuple_from_ops(struct pl_tuple *t, struct bpf_soc
     t->dport = egress ? rport : lport;
 }
 
-/*
- * Payload bytes each way. sock_ops' bytes_acked and bytes_received count sequence space, so
- * they include the SYN and FIN; users count bytes the application wrote and read. Sent payload
- * is tcp_sock's bytes_sent minus retransmissions; received payload is bytes_received minus
- * the FIN when this socket processed one (SOCK_DONE, set by tcp_fin()).
- */
+/* Payload bytes each way (tcp_counters.bpf.h); sock_ops' own sequence-space counters when the
+ * socket is not a full tcp_sock. */
 static __always_inline void pl_payload_counters(struct bpf_sock_ops *ops,
                                                 struct pl_flow_counters *c) {
     struct bpf_sock *sk = ops->sk;
@@ -48,14 +44,7 @@ static __always_inline void pl_payload_counters(struct bpf_sock_ops *ops,
         c->bytes_received = ops->bytes_received;
         return;
     }
-    __u64 sent = BPF_CORE_READ(tp, bytes_sent);
-    __u64 retrans = BPF_CORE_READ(tp, bytes_retrans);
-    __u64 received = BPF_CORE_READ(tp, bytes_received);
-    unsigned long flags = BPF_CORE_READ((struct sock *)tp, __sk_common.skc_flags);
-    if ((flags & (1ul << bpf_core_enum_value(enum sock_flags, SOCK_DONE))) && received > 0)
-        received -= 1;
-    c->bytes_sent = sent > retrans ? sent - retrans : 0;
-    c->bytes_received = received;
+    pl_tcp_payload(tp, c);
 }
 
 static __always_inline void pl_emit_flow(struct bpf_sock_ops *ops, __u32 type, bool egress,

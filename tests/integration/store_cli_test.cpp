@@ -328,19 +328,21 @@ rule no-nobody-ssh {
     CHECK(policer::store::FlowStore(*db).count().value() == static_cast<int64_t>(stored));
 }
 
-TEST_CASE("policer top --once --json: the process of a live connection, and bytes of ended ones") {
+TEST_CASE("policer top --once --json: the process and bytes of a live connection, and bytes of "
+          "ended ones") {
     Policerd d;
     // An ended flow, within the window: curl's bytes come from the store.
     TcpServer server("127.0.0.1", /*http=*/true);
     const pid_t curl_pid = curl_as_nobody(server);
     REQUIRE(d.wait_for(flow_of("flow-end", curl_pid, "tcp")));
-    // A live one: bash holding a connection open, waiting in its own `read` (no child process
-    // that would outlive it).
+    // A live one: bash holding a connection open after sending 50000 bytes (they sit in the
+    // never-accepted socket's receive queue), waiting in its own `read` (no child process that
+    // would outlive it).
     Listener listener;
     Child holder({Binaries::run_in(), "--uid", std::to_string(kNobody), "--gid",
                   std::to_string(kNogroup), "--", "/bin/bash", "-c",
                   "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(listener.port) +
-                      " && read -r -t 30 line <&3; exit 0"},
+                      " && printf '%050000d' 0 >&3 && read -r -t 30 line <&3; exit 0"},
                  false);
     REQUIRE(d.wait_for(flow_of("flow-start", holder.pid(), "tcp")));
     const std::string bash = real_path("/bin/bash");
@@ -361,7 +363,9 @@ TEST_CASE("policer top --once --json: the process of a live connection, and byte
         bash_row.reset();
         curl_row.reset();
         for (const json &row : snapshot["rows"]) {
-            if (row["exe"] == bash && row["live"].get<int>() >= 1) bash_row = row;
+            if (row["exe"] == bash && row["live"].get<int>() >= 1 &&
+                row["bytes_out"].get<int64_t>() >= 50000)
+                bash_row = row;
             if (row["exe"] == curl && row["ended"].get<int>() >= 1) curl_row = row;
         }
         if (!(bash_row && curl_row)) std::this_thread::sleep_for(300ms);
@@ -374,6 +378,25 @@ TEST_CASE("policer top --once --json: the process of a live connection, and byte
     CHECK((*curl_row)["bytes_in"].get<int64_t>() > 0);  // the HTTP response
     CHECK((*curl_row)["bytes_out"].get<int64_t>() > 0); // the request
     CHECK((*curl_row)["live"] == 0);
+    // The live flow's bytes so far come from the kernel's socket, before it has ended.
+    CHECK((*bash_row)["bytes_out"].get<int64_t>() < 60000);
+
+    // Refreshing: the first snapshot counts the live flow's 50000 bytes, the next ones only
+    // what it sent since (nothing: it waits in read).
+    auto refreshing =
+        run({"/usr/bin/timeout", "2.5", Binaries::policer(), "top", "--json", "--interval", "0.5",
+             "--socket", d.control_socket(), "--db", d.db_path()});
+    auto snapshots = json_lines(refreshing.out);
+    REQUIRE(snapshots.size() >= 3);
+    auto bash_out = [&bash](const json &snap) -> int64_t {
+        for (const json &row : snap["rows"])
+            if (row["exe"] == bash && row["live"].get<int>() >= 1)
+                return row["bytes_out"].get<int64_t>();
+        return -1;
+    };
+    CHECK(bash_out(snapshots[0]) >= 50000);
+    CHECK(bash_out(snapshots[1]) == 0);
+    CHECK(bash_out(snapshots.back()) == 0);
 
     // The text view, as a pipe sees it: no screen control codes.
     auto text = run({Binaries::policer(), "top", "--once", "--socket", d.control_socket(), "--db",
