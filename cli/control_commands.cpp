@@ -882,6 +882,19 @@ int status_cmd(int argc, const char *const *argv) {
                                        at(s, "control.bad_requests") + " bad, " +
                                        at(s, "control.follow_events_dropped") +
                                        " follow events dropped"});
+    if (s.contains("policer") && s["policer"].contains("zmq")) {
+        // The ZeroMQ stream, as policerd sees it: what it published and what it lost for every
+        // subscriber (rate limit, send errors). A slow subscriber's own drops (its full queue)
+        // happen inside libzmq and show only to it, as gaps in event.sequence.
+        std::string z = at(s, "policer.zmq.published") + " published, " +
+                        at(s, "policer.zmq.rate_limited") + " rate-limited, " +
+                        at(s, "policer.zmq.send_errors") +
+                        " send errors (a slow subscriber's drops: gaps in its event.sequence)";
+        if (s["policer"]["zmq"].contains("subscribers"))
+            z += "; CURVE: " + at(s, "policer.zmq.subscribers.accepted") + " subscribers in, " +
+                 at(s, "policer.zmq.subscribers.refused") + " refused";
+        rows.push_back({"event stream", z});
+    }
     print_table(rows);
     if (r.count("verbose")) {
         std::printf("\nhooks:\n");

@@ -1,6 +1,7 @@
 // main.cpp - `policer`, the command line of policer: one binary, one subcommand per task.
 #include "cli/control_commands.h"
 #include "cli/dissect_command.h"
+#include "cli/keygen_command.h"
 #include "cli/rule_command.h"
 #include "cli/store_commands.h"
 #include "policer/l7/dpi_engine.h"
@@ -18,6 +19,7 @@ Commands:
   rule explain PATH... --flow   which rule decides a flow, predicate by predicate
   fields                        the fields rules can test (name, type, where enforced)
   dissect FILE                  classify the flows of a capture file with nDPI (offline)
+  keygen [--dir DIR] NAME       write a CURVE key pair for the ZeroMQ event stream
 
 Commands that read policerd's store (--db PATH, else /var/lib/policer/policer.db; read-only):
   flows [--since 1h] [--where FIELD OP VALUE]...   search the stored flow records
@@ -57,6 +59,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (cmd == "dissect") return policer::cli::dissect_command(argc - 1, argv + 1);
+    if (cmd == "keygen") return policer::cli::keygen_command(argc - 1, argv + 1);
     if (cmd == "rule") return policer::cli::rule_command(argc - 1, argv + 1);
     if (cmd == "fields") return policer::cli::fields_command(argc - 1, argv + 1);
     if (cmd == "flows") return policer::cli::flows_command(argc - 1, argv + 1);

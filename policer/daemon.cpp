@@ -3,6 +3,7 @@
 #include "store/schema.h"
 
 #include "enrich/kernel_strings.h"
+#include "policer/sd_notify.h"
 #include "policer/system_setup.h"
 #include "policer/version.h"
 
@@ -328,6 +329,10 @@ int Daemon::run() {
     spdlog::info("policerd {} ready: {} probes attached, cgroup hooks at {}", kVersion,
                  probes_->hooks().size(),
                  opts_.cgroup_root.empty() ? cgroups_.mount() : opts_.cgroup_root);
+    // Type=notify: systemd orders dependent units after this point, when the probes are
+    // attached and the control socket is serving - not merely when the process exists.
+    if (auto st = sd_notify("READY=1\nSTATUS=attached, serving"); !st)
+        spdlog::warn("{}", st.error().message);
 
     last_stats_ns_ = last_sweep_ns_ = last_clock_refresh_ns_ = clock_.now_boot_ns();
     bool stop = false, more = false;
@@ -1047,6 +1052,7 @@ Json Daemon::stats_event(const char *action) {
                 pol["enforcement"]["interface_resyncs"] = ic.links_resynced;
             }
         }
+    if (zmq_) pol["zmq"] = zmq_->stats(); // the stream's drops, by topic
     doc["policer"] = pol;
     return doc;
 }

@@ -20,6 +20,7 @@
 #include "policer/l7/dpi_engine.h"
 #include "policer/options.h"
 #include "policer/rule_manager.h"
+#include "policer/zmq_sink.h"
 #include "probes/probe_set.h"
 #include "rules/compiler.h"
 #include "store/batch_writer.h"
@@ -59,6 +60,12 @@ public:
     int run();
 
     void add_sink(std::unique_ptr<EventSink> sink) { sinks_.push_back(std::move(sink)); }
+    // The ZeroMQ stream: a sink whose counters (published, rate-limited, send errors) also go
+    // into agent-stats and status.
+    void add_stream(std::unique_ptr<ZmqSink> sink) {
+        zmq_ = sink.get();
+        sinks_.push_back(std::move(sink));
+    }
 
 private:
     Daemon(const Options &opts, std::unique_ptr<probes::ProbeSet> probes,
@@ -133,6 +140,7 @@ private:
     BootClock clock_;
     EcsContext ecs_;
     std::vector<std::unique_ptr<EventSink>> sinks_;
+    ZmqSink *zmq_ = nullptr; // the stream, owned by sinks_; null without --zmq-endpoint
     std::shared_ptr<const rules::CompiledRules> rules_; // null: no rules given
     std::unique_ptr<Enforcer> enforcer_;                // null: report-only or no rules
     std::unique_ptr<IfaceEnforcer> ifaces_;             // TC/XDP; null when enforcer_ is

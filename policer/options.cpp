@@ -1,10 +1,14 @@
 // options.cpp - see options.h.
 #include "policer/options.h"
 
+#include "policer/config_file.h"
+#include "common/text.h"
 #include "policer/version.h"
+#include "policer/zmq_sink.h"
 
 #include <cxxopts.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <limits>
 
@@ -35,6 +39,9 @@ Examples:
   policerd --events-stdout                       print every flow start and end as JSON
   policerd --events-stdout | jq -c 'select(.user.name=="www-data")'
   policerd --events-stdout --stats-interval 10   also report drops and table fill every 10 s
+  policerd --zmq-endpoint ipc:///run/policer/events.sock
+                                                 publish events to ZeroMQ subscribers
+                                                 ('<topic> <json>' frames; docs/events.md)
 
 Output (--events-stdout): one JSON object per line, Elastic Common Schema field names:
   event.action      flow-start | flow-end | agent-start | agent-stats | agent-stop |
@@ -53,6 +60,71 @@ Result<T> narrow(uint64_t v, const std::string &name) {
     if (v > std::numeric_limits<T>::max())
         return Error{"--" + name + ": value " + std::to_string(v) + " is too large"};
     return static_cast<T>(v);
+}
+
+bool known_topic(const std::string &t) {
+    for (auto k : kStreamTopics)
+        if (k == t) return true;
+    return false;
+}
+
+std::string topic_list() {
+    std::string s;
+    for (auto k : kStreamTopics)
+        s += (s.empty() ? "" : ", ") + std::string(k);
+    return s;
+}
+
+// The --zmq-* options, checked (endpoints, topic names, rates, CURVE files given in pairs).
+Status parse_zmq(const cxxopts::ParseResult &r, ZmqOptions &z) {
+    if (r.count("zmq-endpoint")) z.endpoints = r["zmq-endpoint"].as<std::vector<std::string>>();
+    for (const auto &ep : z.endpoints) {
+        const bool ipc = ep.rfind("ipc:///", 0) == 0 && ep.size() > 7;
+        const size_t colon = ep.rfind(':');
+        const bool tcp = ep.rfind("tcp://", 0) == 0 && colon > 6 && colon + 1 < ep.size();
+        if (!ipc && !tcp)
+            return Error{"--zmq-endpoint: '" + ep +
+                         "' is not ipc:///absolute/path or tcp://address:port"};
+    }
+    if (r.count("zmq-topics")) {
+        const std::string list = r["zmq-topics"].as<std::string>();
+        size_t pos = 0;
+        while (pos <= list.size()) {
+            size_t end = std::min(list.find(',', pos), list.size());
+            std::string t(trim(std::string_view(list).substr(pos, end - pos)));
+            if (!known_topic(t))
+                return Error{"--zmq-topics: unknown topic '" + t + "' (topics: " + topic_list() +
+                             ")"};
+            z.topics.push_back(t);
+            pos = end + 1;
+        }
+    }
+    if (r.count("zmq-rate"))
+        for (const auto &spec : r["zmq-rate"].as<std::vector<std::string>>()) {
+            const size_t eq = spec.find('=');
+            const std::string t = spec.substr(0, eq);
+            if (eq == std::string::npos || !known_topic(t))
+                return Error{"--zmq-rate: '" + spec + "' is not TOPIC=N (topics: " + topic_list() +
+                             ")"};
+            const std::string n = spec.substr(eq + 1);
+            auto v = parse_size(n);
+            if (!v || n.find_first_not_of("0123456789") != std::string::npos || *v == 0 ||
+                *v > 10000000)
+                return Error{"--zmq-rate: '" + spec +
+                             "': N must be a number of messages per second from 1 to 10000000"};
+            z.rates[t] = static_cast<uint32_t>(*v);
+        }
+    z.hwm = r["zmq-hwm"].as<uint32_t>();
+    if (z.hwm == 0 || z.hwm > 10000000)
+        return Error{"--zmq-hwm must be from 1 to 10000000 (0 would queue without bound)"};
+    if (r.count("zmq-curve-secret")) z.curve_secret = r["zmq-curve-secret"].as<std::string>();
+    if (r.count("zmq-curve-clients")) z.curve_clients = r["zmq-curve-clients"].as<std::string>();
+    if (z.curve_secret.empty() != z.curve_clients.empty())
+        return Error{"--zmq-curve-secret and --zmq-curve-clients go together (the stream's "
+                     "key, and who may subscribe)"};
+    if (z.endpoints.empty() && (!z.curve_secret.empty() || !z.topics.empty() || !z.rates.empty()))
+        return Error{"the --zmq-* options need a --zmq-endpoint"};
+    return Ok{};
 }
 
 } // namespace
@@ -86,9 +158,12 @@ Result<uint64_t> parse_size(const std::string &text) {
     return v << shift;
 }
 
-Result<Command> parse_options(int argc, const char *const *argv) {
-    Command cmd;
-    Options &o = cmd.options;
+namespace {
+
+// The option table: the one catalogue of policerd's options, for the command line and the
+// config file alike.
+cxxopts::Options option_spec() {
+    const Options o;
     cxxopts::Options spec("policerd", "policer daemon: identity-aware flow attribution and policy");
     spec.custom_help("[OPTION...]");
     // clang-format off
@@ -128,11 +203,24 @@ Result<Command> parse_options(int argc, const char *const *argv) {
         ("control-group", "Group whose members may use the control socket, besides root", cxxopts::value<std::string>()->default_value(o.control_group))
         ("max-flow-verdicts", "Flows with a kernel verdict (tier 2/3 decisions, UDP peers, limits)", cxxopts::value<std::string>()->default_value(std::to_string(o.max_flow_verdicts)))
         ("max-limit-buckets", "Token buckets of limit rules, one per rule and identity", cxxopts::value<std::string>()->default_value(std::to_string(o.max_limit_buckets)))
+        ("zmq-endpoint", "Publish events on a ZeroMQ PUB socket bound here: ipc:///path or tcp://addr:port (repeat for more). One frame per event, '<topic> <json>'", cxxopts::value<std::vector<std::string>>())
+        ("zmq-topics", "Comma list of the topics to publish: flow.start, flow.end, verdict, alert, rule.change, agent (default: all)", cxxopts::value<std::string>())
+        ("zmq-rate", "TOPIC=N: at most N messages per second on TOPIC (token bucket; the excess is dropped and counted; repeat for more topics)", cxxopts::value<std::vector<std::string>>())
+        ("zmq-hwm", "Messages queued for each subscriber before further ones are dropped (counted)", cxxopts::value<uint32_t>()->default_value(std::to_string(o.zmq.hwm)))
+        ("zmq-curve-secret", "The stream's secret CURVE certificate (policer keygen): encrypts the stream and admits only the subscribers of --zmq-curve-clients", cxxopts::value<std::string>())
+        ("zmq-curve-clients", "Directory of the allowed subscribers' public certificates (*.cert); any other key is refused", cxxopts::value<std::string>())
         ("log-level", "trace, debug, info, warn, error or off (logs go to stderr)", cxxopts::value<std::string>()->default_value(o.log_level))
+        ("config", "Also read options from this file: one 'key = value' per line, keys being these long option names; the command line overrides it (no file is read unless given)", cxxopts::value<std::string>())
+        ("check-config", "Check the options, the config file and the rule files, print OK or the errors, and exit (0 or 1) without loading anything into the kernel")
         ("version", "Print the version and exit")
         ("h,help", "Print this help and exit");
     // clang-format on
+    return spec;
+}
 
+Result<Command> parse_arguments(cxxopts::Options &spec, int argc, const char *const *argv) {
+    Command cmd;
+    Options &o = cmd.options;
     try {
         auto r = spec.parse(argc, argv);
         if (!r.unmatched().empty())
@@ -141,6 +229,7 @@ Result<Command> parse_options(int argc, const char *const *argv) {
             cmd.print_and_exit = spec.help() + kEpilog;
             return cmd;
         }
+        cmd.check_config = r.count("check-config") > 0;
         if (r.count("version")) {
             cmd.print_and_exit = std::string("policerd ") + kVersion + "\n";
             return cmd;
@@ -239,6 +328,7 @@ Result<Command> parse_options(int argc, const char *const *argv) {
         if (o.udp_new_flows_per_sec == 0)
             return Error{"--udp-new-flows-per-sec must be at least 1"};
         o.stats_interval_s = r["stats-interval"].as<uint32_t>();
+        if (auto st = parse_zmq(r, o.zmq); !st) return st.error();
         o.log_level = r["log-level"].as<std::string>();
         static const char *levels[] = {"trace", "debug", "info", "warn", "error", "off"};
         bool known = false;
@@ -248,6 +338,61 @@ Result<Command> parse_options(int argc, const char *const *argv) {
     } catch (const cxxopts::exceptions::exception &e) {
         return Error{std::string(e.what()) + " (see --help)"};
     }
+    return cmd;
+}
+
+// What a config file may set: every option but those that ask for a one-off action.
+std::vector<ConfigKey> config_keys(const cxxopts::Options &spec) {
+    static const char *const not_in_file[] = {"config", "check-config", "remove-enforcement",
+                                              "help", "version"};
+    std::vector<ConfigKey> keys;
+    for (const auto &d : spec.group_help("").options) {
+        if (d.l.empty() || std::find(std::begin(not_in_file), std::end(not_in_file), d.l[0]) !=
+                               std::end(not_in_file))
+            continue;
+        keys.push_back({d.l[0], d.is_boolean, d.is_container});
+    }
+    return keys;
+}
+
+} // namespace
+
+Result<Command> parse_options(int argc, const char *const *argv) {
+    cxxopts::Options spec = option_spec();
+    // The command line alone first: which file to read, and which options it gives (those
+    // override the file's).
+    std::string config;
+    std::vector<std::string> given;
+    try {
+        auto r = spec.parse(argc, argv);
+        for (const auto &kv : r.arguments())
+            given.push_back(kv.key());
+        // --help and --version answer even when the file is broken.
+        if (r.count("config") && !r.count("help") && !r.count("version"))
+            config = r["config"].as<std::string>();
+    } catch (const cxxopts::exceptions::exception &e) {
+        return Error{std::string(e.what()) + " (see --help)"};
+    }
+    ConfigArgs args(argc, argv);
+    if (!config.empty()) {
+        auto settings = read_config(config, config_keys(spec));
+        if (!settings) return settings.error();
+        // Each value alone first, so that one the option parser refuses is named by file:line.
+        for (const auto &s : *settings) {
+            static const char *const name[] = {"policerd"};
+            ConfigArgs one(1, name);
+            one.add({s}, {});
+            try {
+                spec.parse(one.argc(), one.argv());
+            } catch (const cxxopts::exceptions::exception &e) {
+                return Error{s.where() + ": " + s.key + ": " + e.what()};
+            }
+        }
+        args.add(*settings, given);
+    }
+    auto cmd = parse_arguments(spec, args.argc(), args.argv());
+    if (!cmd) return Error{args.locate(cmd.error().message)};
+    cmd->config_file = config;
     return cmd;
 }
 

@@ -4,13 +4,25 @@
 #include "common/result.h"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 namespace policer::daemon {
 
+// The ZeroMQ event stream (docs/events.md, "ZeroMQ"); no endpoint: no stream.
+struct ZmqOptions {
+    std::vector<std::string> endpoints;    // ipc:///path or tcp://addr:port
+    std::vector<std::string> topics;       // wire topics published (all when not given)
+    std::map<std::string, uint32_t> rates; // wire topic -> messages per second
+    uint32_t hwm = 10000;                  // messages queued per subscriber before drops
+    std::string curve_secret;              // server's secret certificate: CURVE + ZAP on
+    std::string curve_clients;             // directory of the allowed subscribers' certificates
+};
+
 struct Options {
     bool events_stdout = false;
+    ZmqOptions zmq;
     std::string cgroup_root; // "" = the cgroup v2 mount from /proc/mounts
     std::string btf = "/sys/kernel/btf/vmlinux";
     std::string bpffs = "/sys/fs/bpf";
@@ -53,9 +65,12 @@ struct Options {
 struct Command {
     Options options;
     std::string print_and_exit; // non-empty: --help or --version output
+    std::string config_file;    // --config: the file the options were also read from
+    bool check_config = false;  // --check-config: check options and rule files, then exit
 };
 
-// Parses argv; errors name the offending option.
+// Parses argv, and the --config file it names (the command line overrides the file); errors
+// name the offending option, and the file:line that set it.
 Result<Command> parse_options(int argc, const char *const *argv);
 
 // Parses sizes such as "8M", "65536", "1G", "512K" (binary multiples).

@@ -12,9 +12,15 @@ packages=(
     doctest-dev libclang-rt-14-dev
     # run and test: real servers and clients that make real traffic, and a real capture
     iproute2 curl netcat-openbsd util-linux procps python3 openssl tcpdump
+    python3-jsonschema  # the event stream's documents checked against docs/events.schema.json
     dnsmasq-base dropbear-bin openssh-client bind9-dnsutils
+    # the SIEM consumer of the ZeroMQ event stream (packaging/rsyslog, docs/siem.md)
+    rsyslog rsyslog-czmq
     # man pages: rendered and checked by a test (packaging/man)
     man-db groff-base
+    # packages: built by cpack, checked by lintian and rpmlint, the unit by systemd-analyze;
+    # installed and purged by a test (scripts/package.sh, tests/package)
+    dpkg-dev fakeroot lintian rpm rpmlint systemd
     # benchmarks: nDPI's own reader, as the baseline
     libndpi-bin
 )

@@ -72,6 +72,13 @@ _policer() {
         _policer_add_words $'flow.start\nflow.l7\nflow.end\nflow.verdict\nalert\nagent\nrule.change'
         return 0
         ;;
+    --dir)
+        # policer keygen --dir: where the certificates go.
+        local IFS=$'\n'
+        compopt -o filenames 2>/dev/null
+        COMPREPLY+=($(compgen -d -- "$cur"))
+        return 0
+        ;;
     --limit | --since)
         return 0
         ;;
@@ -82,7 +89,7 @@ _policer() {
     for ((i = 1; i < COMP_CWORD; i++)); do
         w=${COMP_WORDS[i]}
         case $w in
-        --socket | -o | --output | --limit | --topic | --flow | --db | --since)
+        --socket | -o | --output | --limit | --topic | --flow | --db | --since | --dir)
             ((i++))
             continue
             ;;
@@ -98,7 +105,11 @@ _policer() {
     local common=$'--socket\n--help'
     case $cmd in
     "")
-        _policer_add_words $'rule\nstatus\nevents\nfields\ndissect\nflows\ntop\n--help\n--version'
+        _policer_add_words $'rule\nstatus\nevents\nfields\ndissect\nflows\ntop\nkeygen\n--help\n--version'
+        ;;
+    keygen)
+        # The NAME is new: only the options complete.
+        [[ $cur == -* ]] && _policer_add_words $'--dir\n--force\n--help'
         ;;
     status)
         _policer_add_words $'--json\n--verbose\n'"$common"

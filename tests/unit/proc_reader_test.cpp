@@ -2,6 +2,8 @@
 // tree and on this very process.
 #include "enrich/proc_reader.h"
 
+#include "temp_dir.h"
+
 #include <doctest/doctest.h>
 
 #include <errno.h>
@@ -48,23 +50,7 @@ std::string bytes(const char (&s)[N]) {
     return std::string(s, N - 1);
 }
 
-// A directory under /tmp, removed with everything in it at the end of the test.
-struct TempDir {
-    std::filesystem::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/policer-proc-XXXXXX";
-        REQUIRE(mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    void write(const std::string &rel, const std::string &content) const {
-        std::filesystem::create_directories((path / rel).parent_path());
-        std::ofstream(path / rel, std::ios::binary) << content;
-    }
-};
+using unit_test::TempDir;
 
 } // namespace
 
@@ -162,9 +148,9 @@ TEST_CASE("ProcReader reads a process from a /proc tree") {
     root.write("4242/cmdline", bytes("/usr/bin/python3\0-m\0http.server\0\0"
                                      "8000\0"));
     root.write("4242/cgroup", "0::/system.slice/web.service\n");
-    std::filesystem::create_symlink("/usr/bin/python3.11", root.path / "4242/exe");
+    std::filesystem::create_symlink("/usr/bin/python3.11", root.path + "/4242/exe");
 
-    ProcReader reader(root.path.string());
+    ProcReader reader(root.path);
     auto p = reader.read(4242, true);
     REQUIRE(p);
     CHECK(p->tgid == 4242);
@@ -187,7 +173,7 @@ TEST_CASE("ProcReader bounds the command line it reads") {
     root.write("7/status", kStatus);
     root.write("7/cmdline", bytes("python3\0-m\0http.server\0"));
 
-    auto p = ProcReader(root.path.string(), 10).read(7, true);
+    auto p = ProcReader(root.path, 10).read(7, true);
     REQUIRE(p);
     CHECK(p->args == std::vector<std::string>{"python3", "-m"});
 }
@@ -203,7 +189,7 @@ TEST_CASE("ProcReader leaves out what it cannot read and fails without stat or s
     root.write("5/stat", "5 (garbled");
     root.write("5/status", kStatus);
 
-    ProcReader reader(root.path.string());
+    ProcReader reader(root.path);
     auto k = reader.read(2, true);
     REQUIRE(k);
     CHECK(k->comm == "kthreadd");
@@ -215,7 +201,7 @@ TEST_CASE("ProcReader leaves out what it cannot read and fails without stat or s
     CHECK_FALSE(reader.read(4, true));
     CHECK_FALSE(reader.read(5, true));
     CHECK_FALSE(reader.read(6, true));
-    CHECK_FALSE(ProcReader(root.path.string() + "/missing").read(2, true));
+    CHECK_FALSE(ProcReader(root.path + "/missing").read(2, true));
 }
 
 TEST_CASE("ProcReader lists only the numeric entries of a /proc tree") {
@@ -228,10 +214,10 @@ TEST_CASE("ProcReader lists only the numeric entries of a /proc tree") {
     root.write("sys/kernel", "");
     root.write("uptime", "");
 
-    auto pids = ProcReader(root.path.string()).list_pids();
+    auto pids = ProcReader(root.path).list_pids();
     std::sort(pids.begin(), pids.end());
     CHECK(pids == std::vector<uint32_t>{1, 315});
-    CHECK(ProcReader(root.path.string() + "/missing").list_pids().empty());
+    CHECK(ProcReader(root.path + "/missing").list_pids().empty());
 }
 
 TEST_CASE("ProcReader on the real /proc sees this test process as it is") {

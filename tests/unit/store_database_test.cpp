@@ -184,7 +184,7 @@ TEST_CASE("store: a symbolic link is refused, and so is a directory") {
     CHECK_FALSE(open_store(dangling).ok());
     CHECK_FALSE(std::filesystem::exists(dir.file("nowhere.db")));
 
-    auto directory = open_store(dir.path.string());
+    auto directory = open_store(dir.path);
     REQUIRE_FALSE(directory.ok());
     CHECK(directory.error().message.find("not a regular file") != std::string::npos);
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "store/flow_store.h"
+#include "temp_dir.h"
 
 #include <doctest/doctest.h>
 
@@ -16,20 +17,7 @@
 
 namespace store_test {
 
-// A directory under /tmp, removed with everything in it at the end of the test.
-struct TempDir {
-    std::filesystem::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/policer-store-XXXXXX";
-        REQUIRE(mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path, ec);
-    }
-    std::string file(const std::string &name) const { return (path / name).string(); }
-};
+using unit_test::TempDir;
 
 // A Result's error message, or "" - for REQUIRE_MESSAGE, whose message doctest also evaluates
 // when the check passes (with -s).

@@ -1,0 +1,3 @@
+# policer %pre: the group whose members may use the CLI (control socket, store).
+getent group policer >/dev/null || groupadd -r policer
+exit 0
