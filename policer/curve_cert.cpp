@@ -214,12 +214,30 @@ Result<CurveKeys> parse_cert(std::string_view text, bool need_secret) {
     return keys;
 }
 
+// Whoever may write a certificate or the allow-list decides who receives every event: they
+// must be root's (or the user running policerd's) and writable by their owner only, as the
+// config file must.
+namespace {
+Status check_trusted(const struct stat &st, const std::string &path) {
+    if (st.st_uid != 0 && st.st_uid != ::geteuid())
+        return Error{path + ": owned by uid " + std::to_string(st.st_uid) +
+                     "; it must be root's (chown root)"};
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        return Error{path + ": writable by group or others; only its owner may write it " +
+                     "(chmod go-w)"};
+    return Ok{};
+}
+} // namespace
+
 Result<CurveKeys> read_cert_file(const std::string &path, bool need_secret) {
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | (need_secret ? O_NOFOLLOW : 0)));
+    // O_NONBLOCK: a FIFO planted under a certificate's name must not hang the start.
+    UniqueFd fd(
+        ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | (need_secret ? O_NOFOLLOW : 0)));
     if (!fd) return Error::from_errno("cannot open " + path);
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) return Error::from_errno("cannot stat " + path);
     if (!S_ISREG(st.st_mode)) return Error{path + ": not a regular file"};
+    if (auto trusted = check_trusted(st, path); !trusted) return trusted.error();
     if (static_cast<uint64_t>(st.st_size) > kMaxCertBytes)
         return Error{path + ": " + std::to_string(st.st_size) + " bytes, more than a certificate"};
     if (need_secret && (st.st_mode & 077))
@@ -251,17 +269,35 @@ Status write_cert_pair(const std::string &dir, const std::string &name, const Cu
     if (::stat(dir.c_str(), &st) != 0) return Error::from_errno("directory " + dir);
     if (!S_ISDIR(st.st_mode)) return Error{dir + " is not a directory"};
     const std::string pub = dir + "/" + name + ".cert", sec = pub + "_secret";
-    for (const auto &p : {pub, sec}) {
-        if (::lstat(p.c_str(), &st) == 0) {
-            if (!force) return Error{p + " exists (--force replaces it)"};
-            // unlink removes a link itself, never what it points to.
-            if (::unlink(p.c_str()) != 0) return Error::from_errno("cannot remove " + p);
+    if (!force) {
+        for (const auto &p : {pub, sec})
+            if (::lstat(p.c_str(), &st) == 0) return Error{p + " exists (--force replaces it)"};
+        if (auto s = write_file(sec, secret_cert_text(keys, name), 0600); !s) return s;
+        if (auto s = write_file(pub, public_cert_text(keys, name), 0644); !s) {
+            ::unlink(sec.c_str()); // half a pair is of no use
+            return s;
         }
+        return Ok{};
     }
-    if (auto s = write_file(sec, secret_cert_text(keys, name), 0600); !s) return s;
-    if (auto s = write_file(pub, public_cert_text(keys, name), 0644); !s) {
-        ::unlink(sec.c_str()); // half a pair is of no use
+    // Replacing: the new pair is written under temporary names and renamed over the old one,
+    // so a failed write (a full disk) leaves the old pair working. rename() replaces a link
+    // itself, never what it points to; a stale temporary file (or link) is removed first.
+    const std::string tmp_sec = dir + "/." + name + ".cert_secret.new",
+                      tmp_pub = dir + "/." + name + ".cert.new";
+    for (const auto &p : {tmp_sec, tmp_pub})
+        if (::lstat(p.c_str(), &st) == 0 && ::unlink(p.c_str()) != 0)
+            return Error::from_errno("cannot remove " + p);
+    if (auto s = write_file(tmp_sec, secret_cert_text(keys, name), 0600); !s) return s;
+    if (auto s = write_file(tmp_pub, public_cert_text(keys, name), 0644); !s) {
+        ::unlink(tmp_sec.c_str());
         return s;
+    }
+    if (::rename(tmp_sec.c_str(), sec.c_str()) != 0 ||
+        ::rename(tmp_pub.c_str(), pub.c_str()) != 0) {
+        const int err = errno;
+        ::unlink(tmp_sec.c_str());
+        ::unlink(tmp_pub.c_str());
+        return Error::from_errno("cannot replace the certificates in " + dir, err);
     }
     return Ok{};
 }
@@ -269,6 +305,15 @@ Status write_cert_pair(const std::string &dir, const std::string &name, const Cu
 Result<std::vector<ClientKey>> read_client_dir(const std::string &dir) {
     DIR *d = ::opendir(dir.c_str());
     if (!d) return Error::from_errno("cannot read the clients directory " + dir);
+    struct stat st {};
+    if (::fstat(::dirfd(d), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        ::closedir(d);
+        return Error{dir + ": not a directory"};
+    }
+    if (auto trusted = check_trusted(st, dir); !trusted) {
+        ::closedir(d);
+        return trusted.error();
+    }
     std::vector<std::string> names;
     bool too_many = false;
     while (dirent *e = ::readdir(d)) {

@@ -14,6 +14,8 @@
 
 #include <sys/stat.h>
 
+#include <csignal>
+
 #include <cstdio>
 #include <exception>
 #include <string_view>
@@ -39,6 +41,12 @@ int check_config(const policer::daemon::Command &cmd) {
             std::fprintf(stderr, "policerd: note: managed rules not checked: %s\n",
                          current.error().message.c_str());
     }
+    // The event stream needs the host's agent id (from /etc/machine-id).
+    if (!opts.zmq.endpoints.empty())
+        if (auto id = daemon::agent_id_from_machine_id(); !id) {
+            std::fprintf(stderr, "policerd: zmq-endpoint: %s\n", id.error().message.c_str());
+            return 1;
+        }
     // The event stream's CURVE files, checked as policerd reads them at start: it would refuse
     // to start (fail closed) on any of these.
     if (!opts.zmq.curve_secret.empty()) {
@@ -108,6 +116,16 @@ int main(int argc, char **argv) {
     try {
         // The event stream first: a CURVE set-up that cannot fail closed stops policerd before
         // anything is loaded into the kernel.
+        // Stop and reload signals are taken by the daemon's signalfd: blocked before any thread
+        // starts (the stream's ZAP handler, libzmq's), so none of them inherits them unblocked
+        // and dies of one. A signal that comes while the probes load waits for the event loop.
+        sigset_t stop_signals;
+        sigemptyset(&stop_signals);
+        sigaddset(&stop_signals, SIGINT);
+        sigaddset(&stop_signals, SIGTERM);
+        sigaddset(&stop_signals, SIGHUP);
+        sigprocmask(SIG_BLOCK, &stop_signals, nullptr);
+
         std::unique_ptr<ZmqSink> stream;
         if (!opts.zmq.endpoints.empty()) {
             auto id = agent_id_from_machine_id();

@@ -3,11 +3,13 @@
 // public key); the reply is version, request id, status code, status text, user id, metadata.
 #include "policer/zap_handler.h"
 
+#include <pthread.h>
 #include <zmq.h>
 
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstring>
 
 namespace policer::daemon {
@@ -87,6 +89,11 @@ ZapHandler::Counters ZapHandler::counters() const {
 }
 
 void ZapHandler::loop() {
+    // Signals are the event loop's (signalfd). A thread that accepted them would take the
+    // process's SIGTERM or SIGHUP and die of it, taking policerd down without a clean stop.
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
     zmq::pollitem_t items[] = {{zap_.handle(), 0, ZMQ_POLLIN, 0},
                                {stop_rx_.handle(), 0, ZMQ_POLLIN, 0}};
     while (true) {

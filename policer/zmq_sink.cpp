@@ -86,6 +86,17 @@ Result<std::unique_ptr<ZmqSink>> ZmqSink::open(const ZmqOptions &o, std::string 
         spdlog::info("event stream: CURVE on, server key {}, {} subscriber key(s) allowed from {}",
                      server->public_z85, allowed.size(), o.curve_clients);
     }
+    if (!server)
+        for (const auto &ep : o.endpoints) {
+            const bool loopback = ep.rfind("tcp://127.", 0) == 0 ||
+                                  ep.rfind("tcp://[::1]", 0) == 0 ||
+                                  ep.rfind("tcp://localhost:", 0) == 0;
+            if (ep.rfind("tcp://", 0) == 0 && !loopback)
+                spdlog::warn("event stream: {} is reachable from the network and CURVE is off: "
+                             "anyone who can connect receives every event (--zmq-curve-secret, "
+                             "--zmq-curve-clients; docs/siem.md)",
+                             ep);
+        }
     try {
         s->pub_ = zmq::socket_t(s->ctx_, zmq::socket_type::pub);
         auto &p = s->pub_;

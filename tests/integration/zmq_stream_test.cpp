@@ -302,6 +302,15 @@ TEST_CASE("zmq: with CURVE an allowed subscriber key receives events and an unkn
     CHECK(st["policer"]["zmq"]["subscribers"]["accepted"] >= 1);
     CHECK(st["policer"]["zmq"]["subscribers"]["refused"] >= 1);
     CHECK(d.stderr_text().find("unknown key " + stranger->public_z85) != std::string::npos);
+
+    // Signals reach the event loop, never the ZAP handler's thread (which would die of them
+    // and take policerd down): a reload (systemctl reload) keeps policerd serving, and SIGTERM
+    // stops it cleanly, with agent-stop and exit status 0.
+    d.signal_hup();
+    std::this_thread::sleep_for(500ms);
+    CHECK(status_json(d).contains("mode")); // still answering
+    CHECK(d.stop() == 0);
+    CHECK(is_action(d.events().back(), "agent-stop"));
 }
 
 namespace {

@@ -50,6 +50,7 @@ pin_dir="/sys/fs/bpf/pl-pkgtest-$$"
 daemon_pid="" http_pid="" listener_pid=""
 
 cleanup() {
+    [ -n "${policy_rc_d_ours:-}" ] && rm -f /usr/sbin/policy-rc.d
     for pid in $daemon_pid $http_pid $listener_pid; do
         kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
     done
@@ -103,6 +104,14 @@ ok "RPM: $(wc -l <<<"$rpm_files") files, config files, requires and scripts"
 
 # ---- install ------------------------------------------------------------------------------
 export DEBIAN_FRONTEND=noninteractive
+# On a host where systemd runs, postinst would start the real service (default pin directory,
+# /run/policer/policer.sock) beside the test's policerd: policy-rc.d says no while it runs.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# policer installed_test.sh: no service starts while it runs\nexit 101\n' \
+        >/usr/sbin/policy-rc.d
+    chmod 0755 /usr/sbin/policy-rc.d
+    policy_rc_d_ours=1
+fi
 apt-get install -y -qq --no-install-recommends "$deb" >"$work/install.log" 2>&1 ||
     die "apt-get install failed: $(cat "$work/install.log")"
 ok "installed $(basename "$deb")"
@@ -244,6 +253,9 @@ ok "policerd stopped cleanly and notified STOPPING=1"
     fail "removing the test's pinned enforcement failed"
 
 # ---- remove: conffiles and store stay; purge: all gone ------------------------------------
+# prerm removes the enforcement pinned where policer.conf says: the test's directory, not the
+# default one another policerd on this machine may be using.
+echo "pin-dir = $pin_dir" >>/etc/policer/policer.conf
 apt-get remove -y -qq policer >"$work/remove.log" 2>&1 || fail "apt-get remove: $(cat "$work/remove.log")"
 [ "$(dpkg-query -W -f='${Status}' policer)" = "deinstall ok config-files" ] ||
     fail "after remove the package is $(dpkg-query -W -f='${Status}' policer)"

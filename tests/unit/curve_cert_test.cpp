@@ -249,6 +249,41 @@ TEST_CASE("the clients directory fails closed when empty, unreadable or broken")
     CHECK(contains(broken.error().message, "c.cert"));
 }
 
+TEST_CASE("an allow-list others could write is refused: the directory, a certificate, a FIFO") {
+    TempDir d;
+    REQUIRE(write_cert_pair(d.path, "a", fresh(), false).ok());
+    REQUIRE(read_client_dir(d.path).ok());
+
+    // Anyone who may add a file to the directory could let their own key in.
+    REQUIRE(chmod(d.path.c_str(), 0777) == 0);
+    auto open_dir = read_client_dir(d.path);
+    REQUIRE_FALSE(open_dir.ok());
+    CHECK(contains(open_dir.error().message, "writable by group or others"));
+    REQUIRE(chmod(d.path.c_str(), 0755) == 0);
+
+    // ... or change a certificate in it.
+    REQUIRE(chmod(d.file("a.cert").c_str(), 0666) == 0);
+    auto open_cert = read_client_dir(d.path);
+    REQUIRE_FALSE(open_cert.ok());
+    CHECK(contains(open_cert.error().message, "a.cert"));
+    REQUIRE(chmod(d.file("a.cert").c_str(), 0644) == 0);
+
+    // A certificate owned by another user (giving a file away needs root, as CI runs).
+    if (geteuid() == 0) {
+        REQUIRE(chown(d.file("a.cert").c_str(), 65534, 65534) == 0);
+        auto foreign = read_client_dir(d.path);
+        REQUIRE_FALSE(foreign.ok());
+        CHECK(contains(foreign.error().message, "owned by uid 65534"));
+        REQUIRE(chown(d.file("a.cert").c_str(), 0, 0) == 0);
+    }
+
+    // A FIFO under a certificate's name is refused at once, not waited on.
+    REQUIRE(mkfifo(d.file("b.cert").c_str(), 0644) == 0);
+    auto fifo = read_client_dir(d.path);
+    REQUIRE_FALSE(fifo.ok());
+    CHECK(contains(fifo.error().message, "not a regular file"));
+}
+
 TEST_CASE("agent.id is systemd's app-specific id of the machine id and stays the same") {
     TempDir d;
     spit(d.file("machine-id"), "0123456789abcdef0123456789abcdef\n");
