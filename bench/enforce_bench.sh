@@ -281,6 +281,12 @@ start_policerd() { # [RULES]
         fi
     fi
     [ "$pin_dir" = /sys/fs/bpf/policer ] || args+=(--pin-dir "$pin_dir")
+    # Its own store and control socket, as a deployment has (flow records are written, so their
+    # cost is measured), but not the host's: a benchmark's million flows stay out of
+    # /var/lib/policer. Versions before the store do not know the options.
+    if "$policerd" --help | grep -q -- '--db'; then
+        args+=(--db "$work/bench.db" --control-socket "$work/control.sock")
+    fi
     rm -f "$work/pd.fifo" "$work/pd.head"
     : >"$work/pd.head"
     mkfifo "$work/pd.fifo"
