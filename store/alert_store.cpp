@@ -35,31 +35,25 @@ Result<std::vector<StoredAlert>> AlertStore::query(const AlertQuery &query) {
     if (query.rule) filters.push_back(Filter{"rule", FilterOp::Eq, *query.rule});
     auto where = build_where(filters, alert_columns(), "time_ms", query.since, query.until);
     if (!where) return where.error();
-    auto stmt = db_.prepare("SELECT id, time_ms, rule, action, severity, outcome, summary, event "
-                            "FROM alerts" +
-                            where->sql + " ORDER BY time_ms DESC, id DESC LIMIT ?");
+    auto stmt = prepare_where(
+        db_, "SELECT id, time_ms, rule, action, severity, outcome, summary, event FROM alerts",
+        *where, "ORDER BY time_ms DESC, id DESC", query.limit);
     if (!stmt) return stmt.error();
-    if (auto bound = bind_where(*stmt, *where); !bound) return bound.error();
-    int64_t limit = query.limit == 0 ? -1 : static_cast<int64_t>(query.limit);
-    if (auto bound = stmt->bind(static_cast<int>(where->values.size()) + 1, limit); !bound)
-        return bound.error();
-
     std::vector<StoredAlert> alerts;
-    for (;;) {
-        auto row = stmt->step();
-        if (!row) return row.error();
-        if (!*row) break;
+    Status read = stmt->each_row([&alerts](Statement &s) {
         StoredAlert a;
-        a.id = stmt->column_int(0);
-        a.row.time_ms = stmt->column_int(1);
-        a.row.rule = stmt->column_text(2);
-        a.row.action = stmt->column_text(3);
-        a.row.severity = stmt->column_optional_int(4);
-        a.row.outcome = stmt->column_text(5);
-        a.row.summary = stmt->column_text(6);
-        a.row.event_json = stmt->column_text(7);
+        a.id = s.column_int(0);
+        a.row.time_ms = s.column_int(1);
+        a.row.rule = s.column_text(2);
+        a.row.action = s.column_text(3);
+        a.row.severity = s.column_optional_int(4);
+        a.row.outcome = s.column_text(5);
+        a.row.summary = s.column_text(6);
+        a.row.event_json = s.column_text(7);
         alerts.push_back(std::move(a));
-    }
+        return true;
+    });
+    if (!read) return read.error();
     return alerts;
 }
 

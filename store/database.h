@@ -95,6 +95,15 @@ public:
     Result<bool> step();
     // Steps to the end, for statements that return no rows (or whose rows do not matter).
     Status run();
+    // Steps through the rows, calling visit(*this) on each until it returns false.
+    template <typename F>
+    Status each_row(F &&visit) {
+        for (;;) {
+            auto row = step();
+            if (!row) return row.error();
+            if (!*row || !visit(*this)) return Ok{};
+        }
+    }
     // Ready to run again: rewinds and clears the bindings.
     void reset();
 

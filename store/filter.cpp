@@ -119,6 +119,18 @@ Result<WhereClause> build_where(const std::vector<Filter> &filters,
     return where;
 }
 
+Result<Statement> prepare_where(Database &db, std::string_view select, const WhereClause &where,
+                                std::string_view order, size_t limit) {
+    auto stmt = db.prepare(std::string(select) + where.sql + " " + std::string(order) + " LIMIT ?");
+    if (!stmt) return stmt.error();
+    if (auto bound = bind_where(*stmt, where); !bound) return bound.error();
+    // LIMIT -1: no limit.
+    const int64_t n = limit == 0 ? -1 : static_cast<int64_t>(limit);
+    if (auto bound = stmt->bind(static_cast<int>(where.values.size()) + 1, n); !bound)
+        return bound.error();
+    return stmt;
+}
+
 Status bind_where(Statement &stmt, const WhereClause &where) {
     int index = 1;
     for (const BindValue &value : where.values) {

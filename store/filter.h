@@ -56,4 +56,9 @@ Result<WhereClause> build_where(const std::vector<Filter> &filters,
 // Binds where.values to parameters 1..N of `stmt`.
 Status bind_where(Statement &stmt, const WhereClause &where);
 
+// `select` (columns and FROM), the WHERE clause, `order` (ORDER BY ...) and LIMIT `limit` (0: no
+// limit), prepared and bound: the query of every store's search.
+Result<Statement> prepare_where(Database &db, std::string_view select, const WhereClause &where,
+                                std::string_view order, size_t limit);
+
 } // namespace policer::store

@@ -100,21 +100,15 @@ Status FlowStore::insert(const FlowRow &row) {
 Result<std::vector<StoredFlow>> FlowStore::query(const FlowQuery &query) {
     auto where = build_where(query.filters, flow_columns(), "end_ms", query.since, query.until);
     if (!where) return where.error();
-    auto stmt = db_.prepare("SELECT id, " + std::string(kColumns) + " FROM flows" + where->sql +
-                            " ORDER BY end_ms DESC, id DESC LIMIT ?");
+    auto stmt = prepare_where(db_, "SELECT id, " + std::string(kColumns) + " FROM flows", *where,
+                              "ORDER BY end_ms DESC, id DESC", query.limit);
     if (!stmt) return stmt.error();
-    if (auto bound = bind_where(*stmt, *where); !bound) return bound.error();
-    int64_t limit = query.limit == 0 ? -1 : static_cast<int64_t>(query.limit);
-    if (auto bound = stmt->bind(static_cast<int>(where->values.size()) + 1, limit); !bound)
-        return bound.error();
-
     std::vector<StoredFlow> flows;
-    for (;;) {
-        auto row = stmt->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        flows.push_back(read_row(*stmt));
-    }
+    Status read = stmt->each_row([&flows](Statement &s) {
+        flows.push_back(read_row(s));
+        return true;
+    });
+    if (!read) return read.error();
     return flows;
 }
 
@@ -122,28 +116,17 @@ Status FlowStore::for_each(const FlowQuery &query,
                            const std::function<bool(const StoredFlow &)> &visit) {
     auto where = build_where(query.filters, flow_columns(), "end_ms", query.since, query.until);
     if (!where) return where.error();
-    auto stmt = db_.prepare("SELECT id, " + std::string(kColumns) + " FROM flows" + where->sql +
-                            " ORDER BY end_ms, id");
+    auto stmt = prepare_where(db_, "SELECT id, " + std::string(kColumns) + " FROM flows", *where,
+                              "ORDER BY end_ms, id", 0);
     if (!stmt) return stmt.error();
-    if (auto bound = bind_where(*stmt, *where); !bound) return bound.error();
-    for (;;) {
-        auto row = stmt->step();
-        if (!row) return row.error();
-        if (!*row || !visit(read_row(*stmt))) return Ok{};
-    }
+    return stmt->each_row([&visit](Statement &s) { return visit(read_row(s)); });
 }
 
 Status FlowStore::for_each_since(int64_t since_ms,
                                  const std::function<bool(const StoredFlow &)> &visit) {
-    auto stmt = db_.prepare("SELECT id, " + std::string(kColumns) +
-                            " FROM flows WHERE end_ms >= ? ORDER BY end_ms, id");
-    if (!stmt) return stmt.error();
-    if (auto bound = stmt->bind(1, since_ms); !bound) return bound;
-    for (;;) {
-        auto row = stmt->step();
-        if (!row) return row.error();
-        if (!*row || !visit(read_row(*stmt))) return Ok{};
-    }
+    FlowQuery all;
+    all.since = since_ms;
+    return for_each(all, visit);
 }
 
 Result<int64_t> FlowStore::count() {

@@ -70,13 +70,12 @@ Result<std::vector<PolicyEntry>> load_entries(Database &db, int64_t revision) {
     if (!stmt) return stmt.error();
     if (auto bound = stmt->bind(1, revision); !bound) return bound.error();
     std::vector<PolicyEntry> entries;
-    for (;;) {
-        auto row = stmt->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        entries.push_back(PolicyEntry{stmt->column_text(0), stmt->column_text(1),
-                                      stmt->column_text(2), stmt->column_int(3) != 0});
-    }
+    Status read = stmt->each_row([&entries](Statement &s) {
+        entries.push_back(PolicyEntry{s.column_text(0), s.column_text(1), s.column_text(2),
+                                      s.column_int(3) != 0});
+        return true;
+    });
+    if (!read) return read.error();
     return entries;
 }
 
@@ -211,13 +210,11 @@ PolicyStore::changes_of(int64_t revision, const std::optional<std::string> &entr
     if (entry_name)
         if (auto bound = stmt->bind(2, *entry_name); !bound) return bound.error();
     std::vector<EntryChange> changes;
-    for (;;) {
-        auto row = stmt->step();
-        if (!row) return row.error();
-        if (!*row) break;
-        changes.push_back(
-            EntryChange{stmt->column_text(0), read_state(*stmt, 1), read_state(*stmt, 4)});
-    }
+    Status read = stmt->each_row([&changes](Statement &s) {
+        changes.push_back(EntryChange{s.column_text(0), read_state(s, 1), read_state(s, 4)});
+        return true;
+    });
+    if (!read) return read.error();
     return changes;
 }
 
@@ -242,20 +239,18 @@ PolicyStore::history(size_t limit, const std::optional<std::string> &entry_name)
         return bound.error();
 
     std::vector<RevisionInfo> revisions;
-    for (;;) {
-        auto row = stmt->step();
-        if (!row) return row.error();
-        if (!*row) break;
+    Status read = stmt->each_row([&revisions](Statement &s) {
         RevisionInfo info;
-        info.revision = stmt->column_int(0);
-        info.time_ms = stmt->column_int(1);
-        info.actor = Actor{stmt->column_int(2), stmt->column_int(3), stmt->column_int(4),
-                           stmt->column_text(5)};
-        info.action = stmt->column_text(6);
-        info.summary = stmt->column_text(7);
-        info.rollback_of = stmt->column_optional_int(8);
+        info.revision = s.column_int(0);
+        info.time_ms = s.column_int(1);
+        info.actor = Actor{s.column_int(2), s.column_int(3), s.column_int(4), s.column_text(5)};
+        info.action = s.column_text(6);
+        info.summary = s.column_text(7);
+        info.rollback_of = s.column_optional_int(8);
         revisions.push_back(std::move(info));
-    }
+        return true;
+    });
+    if (!read) return read.error();
     for (RevisionInfo &info : revisions) {
         auto changes = changes_of(info.revision, entry_name);
         if (!changes) return changes.error();

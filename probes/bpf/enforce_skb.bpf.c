@@ -111,14 +111,20 @@ static __noinline int pl_judge_inbound(struct __sk_buff *skb, struct bpf_sock *s
 
 _Static_assert(sizeof(struct pl_pkt) <= sizeof(((struct pl_enf_scratch *)0)->pkt), "scratch pkt");
 
+/* The full TCP or UDP socket a packet belongs to, and its protocol; NULL for any other. */
+static __always_inline struct bpf_sock *pl_skb_flow_sock(struct __sk_buff *skb, __u32 *proto) {
+    struct bpf_sock *sk = skb->sk;
+    if (!sk) return 0;
+    sk = bpf_sk_fullsock(sk);
+    if (!sk) return 0;
+    *proto = sk->protocol;
+    return *proto == PL_IPPROTO_TCP || *proto == PL_IPPROTO_UDP ? sk : 0;
+}
+
 /* Egress: packets of flows with a verdict. Nothing is judged here (connect/sendmsg did). */
 static __always_inline int pl_enf_egress(struct __sk_buff *skb) {
-    struct bpf_sock *sk = skb->sk;
-    if (!sk) return 1;
-    sk = bpf_sk_fullsock(sk);
-    if (!sk) return 1;
-    __u32 proto = sk->protocol;
-    if (proto != PL_IPPROTO_TCP && proto != PL_IPPROTO_UDP) return 1;
+    __u32 proto = 0;
+    if (!pl_skb_flow_sock(skb, &proto)) return 1;
     struct pl_flow_key key = {};
     key.cookie = bpf_get_socket_cookie(skb);
     struct pl_flow_verdict *v = bpf_map_lookup_elem(&pl_flow_verdicts, &key);
@@ -142,12 +148,9 @@ static __always_inline int pl_enf_egress(struct __sk_buff *skb) {
 /* Ingress: packets of flows with a verdict, and the first packet of inbound flows. Runs with
  * bottom halves off: its packet and key live in the per-CPU scratch. */
 static __always_inline int pl_enf_ingress(struct __sk_buff *skb) {
-    struct bpf_sock *sk = skb->sk;
+    __u32 proto = 0;
+    struct bpf_sock *sk = pl_skb_flow_sock(skb, &proto);
     if (!sk) return 1;
-    sk = bpf_sk_fullsock(sk);
-    if (!sk) return 1;
-    __u32 proto = sk->protocol;
-    if (proto != PL_IPPROTO_TCP && proto != PL_IPPROTO_UDP) return 1;
     __u32 zero = 0;
     struct pl_enf_scratch *sc = bpf_map_lookup_elem(&pl_enf_scratch, &zero);
     if (!sc) return 1;

@@ -181,6 +181,17 @@ static __always_inline __u16 pl_rst_csum(void *sum_buf, __u32 pseudo_len, __u32 
     return ~pl_csum_fold((__u32)bpf_csum_diff(0, 0, sum_buf, total_len, 0));
 }
 
+/* Cuts `skb` to the reset's length and writes the swapped MACs and the IP+TCP reset `out`. */
+static __always_inline int pl_rst_store(struct __sk_buff *skb, struct pl_eth macs, const void *out,
+                                        __u32 out_len) {
+    if (bpf_skb_change_tail(skb, PL_ETH_HLEN + out_len, 0) < 0) return -1;
+    /* The MACs are outside what a CHECKSUM_COMPLETE sum covers at ingress (the redirect adds
+     * them back itself); the IP and TCP bytes are inside it. */
+    if (bpf_skb_store_bytes(skb, 0, &macs, 12, 0) < 0) return -1;
+    if (bpf_skb_store_bytes(skb, PL_ETH_HLEN, out, out_len, BPF_F_RECOMPUTE_CSUM) < 0) return -1;
+    return 0;
+}
+
 /*
  * Turns the TCP packet in `skb` (arriving from the peer) into a RST|ACK to that peer, in
  * place: MACs, addresses and ports swapped, payload and options cut, checksums made right.
@@ -246,13 +257,7 @@ static __always_inline int pl_tc_make_reset(struct __sk_buff *skb, const struct 
         rst.check = pl_rst_csum(&s, sizeof(s) - sizeof(s.tcp), sizeof(s), partial);
         out.tcp = rst;
 
-        if (bpf_skb_change_tail(skb, PL_ETH_HLEN + sizeof(out), 0) < 0) return -1;
-        /* The MACs are outside what a CHECKSUM_COMPLETE sum covers at ingress (the redirect
-         * adds them back itself); the IP and TCP bytes are inside it. */
-        if (bpf_skb_store_bytes(skb, 0, &macs, 12, 0) < 0) return -1;
-        if (bpf_skb_store_bytes(skb, PL_ETH_HLEN, &out, sizeof(out), BPF_F_RECOMPUTE_CSUM) < 0)
-            return -1;
-        return 0;
+        return pl_rst_store(skb, macs, &out, sizeof(out));
     }
 
     struct pl_ip6 ip;
@@ -274,11 +279,7 @@ static __always_inline int pl_tc_make_reset(struct __sk_buff *skb, const struct 
     rst.check = pl_rst_csum(&s, sizeof(s) - sizeof(s.tcp), sizeof(s), partial);
     out.tcp = rst;
 
-    if (bpf_skb_change_tail(skb, PL_ETH_HLEN + sizeof(out), 0) < 0) return -1;
-    if (bpf_skb_store_bytes(skb, 0, &macs, 12, 0) < 0) return -1;
-    if (bpf_skb_store_bytes(skb, PL_ETH_HLEN, &out, sizeof(out), BPF_F_RECOMPUTE_CSUM) < 0)
-        return -1;
-    return 0;
+    return pl_rst_store(skb, macs, &out, sizeof(out));
 }
 
 static __always_inline int pl_enf_tc(struct __sk_buff *skb, bool ingress) {
